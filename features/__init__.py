@@ -1,0 +1,1 @@
+"""Point-in-time feature building and the pandera schemas (pure, no I/O)."""

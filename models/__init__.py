@@ -1,0 +1,1 @@
+"""Conversion model, calibration, stage thresholds, points baseline and metrics (no I/O)."""

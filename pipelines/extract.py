@@ -1,0 +1,445 @@
+"""`extract` stage: read the export, validate it with pandera, quarantine bad rows.
+
+Every input row ends in exactly one place: a clean table under `data/interim/` or the
+quarantine file with its reason. Structural faults stop the stage with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa
+import typer
+
+from features.schemas import (
+    UTC_NS,
+    LabelledRawLeads,
+    RawActivities,
+    RawLeads,
+    RawOutcomes,
+    TimedRawLeads,
+    with_time_bound,
+)
+from pipelines.config import load_params, section
+from pipelines.errors import DataQualityError, InputError
+from pipelines.io import read_table, write_json, write_table
+
+logger = logging.getLogger(__name__)
+
+INTERIM_DIR = Path("data/interim")
+QUARANTINE_COLUMNS = ["table", "source_row", "lead_id", "reason", "record"]
+LABEL_VALUES = {"1": 1.0, "0": 0.0, "yes": 1.0, "no": 0.0, "true": 1.0, "false": 0.0}
+LABEL_VALUES |= {"y": 1.0, "n": 0.0, "1.0": 1.0, "0.0": 0.0}
+
+TIMESTAMP_COLUMNS = {"created_at", "occurred_at", "converted_at"}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the export is and what its columns are called (the `source` params)."""
+
+    leads: Path
+    activities: Path | None = None
+    outcomes: Path | None = None
+    id_column: str = "lead_id"
+    created_at_column: str | None = "created_at"
+    label_column: str | None = None
+    csv_separator: str = ","
+    missing_values: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_params(cls, source: dict[str, Any]) -> SourceSpec:
+        def optional_path(key: str) -> Path | None:
+            value = source.get(key)
+            return Path(value) if value else None
+
+        return cls(
+            leads=Path(source["leads"]),
+            activities=optional_path("activities"),
+            outcomes=optional_path("outcomes") if not source.get("label_column") else None,
+            id_column=source.get("id_column") or "lead_id",
+            created_at_column=source.get("created_at_column"),
+            label_column=source.get("label_column"),
+            csv_separator=source.get("csv_separator") or ",",
+            missing_values=[str(v) for v in source.get("missing_values") or []],
+        )
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """Clean tables plus every rejected row with its reason."""
+
+    leads: pd.DataFrame
+    activities: pd.DataFrame
+    outcomes: pd.DataFrame
+    quarantine: pd.DataFrame
+
+    def summary(self, *, read: dict[str, int]) -> dict[str, Any]:
+        """Counts per table: read, kept, quarantined, and quarantined rows by reason."""
+        kept = {"leads": len(self.leads), "activities": len(self.activities)}
+        kept["outcomes"] = len(self.outcomes)
+        tables: dict[str, Any] = {}
+        for table, n_read in read.items():
+            bad = self.quarantine[self.quarantine["table"] == table]
+            tables[table] = {
+                "read": n_read,
+                "kept": kept[table],
+                "quarantined": len(bad),
+                "quarantined_by_reason": bad["reason"].value_counts().sort_index().to_dict(),
+            }
+        return tables
+
+
+def canonicalise(
+    frame: pd.DataFrame, *, renames: dict[str, str], required: list[str], table: str
+) -> pd.DataFrame:
+    """Rename source columns to canonical names; a missing required column is an InputError."""
+    missing = [source for source, canonical in renames.items() if canonical in required]
+    missing = [c for c in missing if c not in frame.columns]
+    if missing:
+        raise InputError(f"{table}: required column {missing[0]!r} is missing")
+    clashing = [c for s, c in renames.items() if c in frame.columns and s != c]
+    out = frame.drop(columns=clashing).rename(columns=renames)
+    return out.reset_index(drop=True)
+
+
+def parse_timestamp(values: pd.Series) -> pd.Series:
+    """ISO 8601 to UTC (naive means UTC); unparseable cells become NaT."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype(UTC_NS)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC").astype(UTC_NS)
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    return parsed.astype(UTC_NS)
+
+
+def parse_label(values: pd.Series) -> pd.Series:
+    """0/1, yes/no, true/false (any case) to 0.0/1.0; anything else becomes NaN."""
+    text = values.astype("string").str.strip().str.lower()
+    return text.map(LABEL_VALUES).astype(float)
+
+
+def readable_reason(column: Any, check: str) -> str:
+    """Turn a pandera check name into words."""
+    column = str(column)
+    if check == "not_nullable":
+        if column in TIMESTAMP_COLUMNS:
+            return f"{column} missing or not an ISO 8601 timestamp"
+        if column == "label":
+            return "label missing or not 0/1 (yes/no)"
+        return f"{column} missing"
+    if check.startswith("str_length"):
+        return f"{column} empty"
+    if check.startswith("isin"):
+        return f"{column} not an allowed value"
+    if column in TIMESTAMP_COLUMNS and "future" in check:
+        return f"{column} in the future"
+    return f"{column} failed {check}"
+
+
+def quarantine_rows(frame: pd.DataFrame, reasons: pd.Series, *, table: str) -> pd.DataFrame:
+    """Quarantine records for the rows of `frame` named by the index of `reasons`."""
+    rows = frame.loc[reasons.index]
+    records = rows.astype("string").to_dict(orient="records")
+    return pd.DataFrame(
+        {
+            "table": table,
+            "source_row": reasons.index.to_numpy() + 1,
+            "lead_id": rows["lead_id"].astype("string").to_numpy()
+            if "lead_id" in rows
+            else pd.NA,
+            "reason": reasons.to_numpy(),
+            "record": [json.dumps(r, default=str, sort_keys=True) for r in records],
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+
+
+def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, table: str) -> pd.Series:
+    """Reasons (one string per failing row, indexed like `frame`) from a lazy validation."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        structural = cases[cases["index"].isna()]
+        if not structural.empty:
+            first = structural.iloc[0]
+            raise InputError(
+                f"{table}: column {first['column']!r} failed {first['check']}"
+                f" ({first['failure_case']})"
+            ) from exc
+        reasons = [
+            readable_reason(column, str(check))
+            for column, check in zip(cases["column"], cases["check"], strict=True)
+        ]
+        per_row = pd.Series(reasons, index=cases["index"].astype(int).to_numpy())
+        return per_row.groupby(level=0).agg(lambda r: "; ".join(sorted(set(r))))
+    return pd.Series(dtype="string")
+
+
+def split_by_reasons(
+    frame: pd.DataFrame, reasons: pd.Series, *, table: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows without a reason, quarantine records of the rest)."""
+    bad = frame.index.isin(reasons.index)
+    return frame[~bad], quarantine_rows(frame, reasons, table=table)
+
+
+def duplicate_lead_reasons(leads: pd.DataFrame) -> pd.Series:
+    """Exact repeats keep their first copy; conflicting copies of a lead_id are all rejected."""
+    exact_repeat = leads.astype("string").duplicated(keep="first")
+    distinct = leads[~exact_repeat]
+    conflicting = distinct["lead_id"].notna() & distinct["lead_id"].duplicated(keep=False)
+    reasons = pd.concat(
+        [
+            pd.Series("exact duplicate of an earlier row", index=leads.index[exact_repeat]),
+            pd.Series(
+                "duplicate lead_id with conflicting values",
+                index=distinct.index[conflicting.to_numpy()],
+            ),
+        ]
+    )
+    return reasons.sort_index()
+
+
+def validate_leads(
+    leads: pd.DataFrame, *, timed: bool, labelled: bool, latest: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Clean leads and their quarantine records."""
+    frame = leads.copy()
+    frame["lead_id"] = frame["lead_id"].astype("string").str.strip().astype(str)
+    frame.loc[leads["lead_id"].isna(), "lead_id"] = None
+    model: type[RawLeads] = RawLeads
+    if timed:
+        frame["created_at"] = parse_timestamp(frame["created_at"])
+        model = TimedRawLeads
+    if labelled:
+        frame["label"] = parse_label(frame["label"])
+        model = LabelledRawLeads if not timed else _timed_labelled_model()
+    schema = model.to_schema()
+    if timed:
+        schema = with_time_bound(schema, column="created_at", latest=latest)
+    reasons = schema_failures(frame, schema, table="leads")
+    duplicates = duplicate_lead_reasons(frame.drop(index=reasons.index))
+    all_reasons = pd.concat([reasons, duplicates]).sort_index()
+    clean, bad = split_by_reasons(frame, all_reasons, table="leads")
+    bad["record"] = quarantine_rows(leads, all_reasons, table="leads")["record"].to_numpy()
+    return clean, bad
+
+
+def _timed_labelled_model() -> type[pa.DataFrameModel]:
+    class TimedLabelledRawLeads(TimedRawLeads, LabelledRawLeads):
+        """Leads with timestamps and their own label."""
+
+    return TimedLabelledRawLeads
+
+
+def validate_events(
+    events: pd.DataFrame,
+    *,
+    table: str,
+    model: type[pa.DataFrameModel],
+    time_column: str,
+    leads: pd.DataFrame,
+    latest: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate activities or outcomes, including the cross-table checks against clean leads."""
+    frame = events.copy()
+    frame["lead_id"] = frame["lead_id"].astype("string").str.strip()
+    frame[time_column] = parse_timestamp(frame[time_column])
+    schema = with_time_bound(model.to_schema(), column=time_column, latest=latest)
+    reasons = schema_failures(frame, schema, table=table)
+    ok = frame.drop(index=reasons.index)
+    known = ok["lead_id"].isin(leads["lead_id"])
+    extra = [pd.Series("lead_id not found in clean leads", index=ok.index[~known.to_numpy()])]
+    if table == "outcomes":
+        ok = ok[known.to_numpy()]
+        if "created_at" in leads:
+            created = ok["lead_id"].map(leads.set_index("lead_id")["created_at"])
+            before = (ok["converted_at"] < created).to_numpy()
+            extra.append(
+                pd.Series("converted_at before the lead's created_at", index=ok.index[before])
+            )
+            ok = ok[~before]
+        later = ok.sort_values(["lead_id", "converted_at"]).duplicated("lead_id", keep="first")
+        extra.append(
+            pd.Series("later duplicate outcome for the lead (earliest kept)", index=later.index[later])
+        )
+    all_reasons = pd.concat([reasons, *extra]).sort_index()
+    clean, bad = split_by_reasons(frame, all_reasons, table=table)
+    bad["record"] = quarantine_rows(events, all_reasons, table=table)["record"].to_numpy()
+    return clean, bad
+
+
+def validate_export(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    outcomes: pd.DataFrame | None,
+    timed: bool,
+    labelled: bool,
+    latest: pd.Timestamp,
+) -> ExtractResult:
+    """Validate canonical raw tables; every row ends up clean or quarantined, never both."""
+    clean_leads, bad_leads = validate_leads(leads, timed=timed, labelled=labelled, latest=latest)
+    quarantined = [bad_leads]
+    clean_activities = empty_activities()
+    if activities is not None:
+        clean_activities, bad = validate_events(
+            activities,
+            table="activities",
+            model=RawActivities,
+            time_column="occurred_at",
+            leads=clean_leads,
+            latest=latest,
+        )
+        quarantined.append(bad)
+    clean_outcomes = empty_outcomes()
+    if outcomes is not None:
+        clean_outcomes, bad = validate_events(
+            outcomes,
+            table="outcomes",
+            model=RawOutcomes,
+            time_column="converted_at",
+            leads=clean_leads,
+            latest=latest,
+        )
+        quarantined.append(bad)
+    quarantine = pd.concat(quarantined, ignore_index=True)
+    return ExtractResult(
+        leads=clean_leads.reset_index(drop=True),
+        activities=clean_activities.reset_index(drop=True),
+        outcomes=clean_outcomes[["lead_id", "converted_at"]].reset_index(drop=True),
+        quarantine=quarantine,
+    )
+
+
+def empty_activities() -> pd.DataFrame:
+    """An activities table with no rows (single-table exports)."""
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype="string"),
+            "occurred_at": pd.Series(dtype=UTC_NS),
+            "activity_type": pd.Series(dtype="string"),
+            "page": pd.Series(dtype="string"),
+        }
+    )
+
+
+def empty_outcomes() -> pd.DataFrame:
+    """An outcomes table with no rows."""
+    return pd.DataFrame(
+        {"lead_id": pd.Series(dtype="string"), "converted_at": pd.Series(dtype=UTC_NS)}
+    )
+
+
+def read_export(spec: SourceSpec) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """Read the export's tables and rename their columns to the canonical names."""
+    read = {"separator": spec.csv_separator, "missing_values": spec.missing_values}
+    raw_leads = read_table(spec.leads, **read)
+    if spec.id_column == "__row_number__":
+        # Exports without an id: the 1-based row number is the id (documented in README).
+        raw_leads.insert(0, "__row_number__", (raw_leads.index + 1).astype(str))
+    lead_renames = {spec.id_column: "lead_id"}
+    if spec.created_at_column:
+        lead_renames[spec.created_at_column] = "created_at"
+    if spec.label_column:
+        lead_renames[spec.label_column] = "label"
+    leads = canonicalise(
+        raw_leads, renames=lead_renames, required=list(lead_renames.values()), table="leads"
+    )
+    activities = outcomes = None
+    if spec.activities is not None:
+        renames = {spec.id_column: "lead_id"}
+        activities = canonicalise(
+            read_table(spec.activities, **read),
+            renames=renames,
+            required=["lead_id", "occurred_at", "activity_type"],
+            table="activities",
+        )
+        for column in ("occurred_at", "activity_type"):
+            if column not in activities:
+                raise InputError(f"activities: required column {column!r} is missing")
+        if "page" not in activities:
+            activities["page"] = pd.Series(pd.NA, index=activities.index, dtype="string")
+    if spec.outcomes is not None:
+        outcomes = canonicalise(
+            read_table(spec.outcomes, **read),
+            renames={spec.id_column: "lead_id"},
+            required=["lead_id"],
+            table="outcomes",
+        )
+        if "converted_at" not in outcomes:
+            raise InputError("outcomes: required column 'converted_at' is missing")
+    if spec.label_column is None and outcomes is None:
+        raise InputError("source needs either an outcomes file or a label_column")
+    return leads, activities, outcomes
+
+
+def run_extract(
+    *, spec: SourceSpec, max_bad_row_share: float, max_future_skew_hours: float, out_dir: Path
+) -> dict[str, Any]:
+    """Read, validate and write the clean tables and the quarantine; return the summary."""
+    leads, activities, outcomes = read_export(spec)
+    read = {"leads": len(leads)}
+    if activities is not None:
+        read["activities"] = len(activities)
+    if outcomes is not None:
+        read["outcomes"] = len(outcomes)
+    if read["leads"] == 0:
+        raise InputError(f"{spec.leads}: no lead rows")
+    latest = pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=max_future_skew_hours)
+    result = validate_export(
+        leads=leads,
+        activities=activities,
+        outcomes=outcomes,
+        timed=spec.created_at_column is not None,
+        labelled=spec.label_column is not None,
+        latest=latest,
+    )
+    summary = result.summary(read=read)
+    write_table(result.quarantine, out_dir / "quarantine.csv")
+    write_json(summary, out_dir / "extract_summary.json")
+    for table, counts in summary.items():
+        share = counts["quarantined"] / max(counts["read"], 1)
+        if share > max_bad_row_share:
+            raise DataQualityError(
+                f"{table}: {counts['quarantined']} of {counts['read']} rows ({share:.1%}) are bad,"
+                f" above extract.max_bad_row_share={max_bad_row_share:.1%};"
+                f" see {out_dir / 'quarantine.csv'}"
+            )
+    write_table(result.leads, out_dir / "leads.parquet")
+    write_table(result.activities, out_dir / "activities.parquet")
+    write_table(result.outcomes, out_dir / "outcomes.parquet")
+    return summary
+
+
+def main(
+    params: Annotated[Path, typer.Option(help="Path to params.yaml.")] = Path("params.yaml"),
+    out_dir: Annotated[Path, typer.Option(help="Where the clean tables go.")] = INTERIM_DIR,
+) -> None:
+    """Validate the export named in params; write clean tables and the quarantine."""
+    config = load_params(params)
+    extract = config.get("extract") or {}
+    summary = run_extract(
+        spec=SourceSpec.from_params(section(config, "source")),
+        max_bad_row_share=float(extract.get("max_bad_row_share", 0.05)),
+        max_future_skew_hours=float(extract.get("max_future_skew_hours", 24)),
+        out_dir=out_dir,
+    )
+    for table, counts in summary.items():
+        reasons = ", ".join(f"{r}: {n}" for r, n in counts["quarantined_by_reason"].items())
+        logger.info(
+            "%s: read %d, kept %d, quarantined %d%s",
+            table,
+            counts["read"],
+            counts["kept"],
+            counts["quarantined"],
+            f" ({reasons})" if reasons else "",
+        )
