@@ -60,3 +60,26 @@ def with_time_bound(schema: pa.DataFrameSchema, *, column: str, latest: pd.Times
     existing = list(schema.columns[column].checks)
     check = pa.Check.le(latest, name="not_in_future", error=f"{column} is in the future")
     return schema.update_column(column, checks=[*existing, check])
+
+
+def feature_table_schema(
+    *, categorical: list[str], numeric: list[str], training: bool
+) -> pa.DataFrameSchema:
+    """Strict schema of the feature table (plus `label` and `cohort` when training)."""
+    columns: dict[str, pa.Column] = {
+        "lead_id": pa.Column(str, unique=True, nullable=False),
+        "as_of": pa.Column(UTC_NS, nullable=True),
+    }
+    columns |= {name: pa.Column("category", nullable=True) for name in categorical}
+    columns |= {
+        name: pa.Column(float, nullable=True, checks=pa.Check(_finite_or_missing, name="finite"))
+        for name in numeric
+    }
+    if training:
+        columns["label"] = pa.Column(int, pa.Check.isin([0, 1]))
+        columns["cohort"] = pa.Column(str, pa.Check.isin(["train", "calibration", "test"]))
+    return pa.DataFrameSchema(columns, strict=True, ordered=False, name="FeatureTable")
+
+
+def _finite_or_missing(values: pd.Series) -> pd.Series:
+    return values.isna() | values.abs().lt(float("inf"))

@@ -1,0 +1,164 @@
+"""`features` stage: labels, point-in-time features and time-ordered cohorts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import pandera.errors
+import typer
+
+from features.build import FeatureConfig, build_feature_table
+from features.labels import ELIGIBLE, data_end_of, label_from_column, label_leads
+from features.schemas import feature_table_schema
+from features.split import COHORTS, split_by_order, split_stratified
+from pipelines.config import load_params, section
+from pipelines.errors import DataQualityError
+from pipelines.io import write_json, write_table
+
+logger = logging.getLogger(__name__)
+
+INTERIM_DIR = Path("data/interim")
+FEATURES_DIR = Path("data/features")
+
+
+def feature_config_from_params(params: dict[str, Any], *, behavioural: bool) -> FeatureConfig:
+    """The feature configuration declared in params.yaml."""
+    return FeatureConfig.from_params(section(params, "features"), behavioural=behavioural)
+
+
+def validate_feature_table(
+    table: pd.DataFrame, *, config: FeatureConfig, training: bool
+) -> pd.DataFrame:
+    """Strict pandera check at the stage boundary; failures become a readable error."""
+    schema = feature_table_schema(
+        categorical=config.categorical_columns(),
+        numeric=config.demographic_numeric_columns() + config.behavioural_columns(),
+        training=training,
+    )
+    try:
+        return schema.validate(table, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        lines = (
+            cases.groupby(["column", "check"], dropna=False)
+            .size()
+            .reset_index(name="rows")
+            .to_string(index=False)
+        )
+        raise DataQualityError(
+            f"feature table failed its schema ({len(cases)} failures): {lines}".replace("\n", "; ")
+        ) from exc
+
+
+def assign_cohorts(
+    labelled: pd.DataFrame, *, split_by: str, train_fraction: float, calibration_fraction: float, seed: int
+) -> pd.Series:
+    """Cohort per row: by as-of time, by row order, or stratified random."""
+    if split_by == "auto":
+        split_by = "time" if labelled["as_of"].notna().all() else "random"
+    if split_by == "time":
+        order = labelled["as_of"]
+    elif split_by == "row_order":
+        order = pd.Series(range(len(labelled)), index=labelled.index)
+    else:
+        return split_stratified(
+            labelled["label"],
+            train_fraction=train_fraction,
+            calibration_fraction=calibration_fraction,
+            seed=seed,
+        )
+    return split_by_order(
+        order, train_fraction=train_fraction, calibration_fraction=calibration_fraction
+    )
+
+
+def build_training_table(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    config: FeatureConfig,
+    label_params: dict[str, Any],
+    split_params: dict[str, Any],
+    labelled_source: bool,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Eligible leads with features, label and cohort, plus a summary of what was removed."""
+    if labelled_source:
+        labels = label_from_column(leads)
+    else:
+        data_end = data_end_of(
+            leads["created_at"], activities["occurred_at"], outcomes["converted_at"]
+        )
+        labels = label_leads(
+            leads=leads,
+            outcomes=outcomes,
+            observation_days=float(label_params["observation_days"]),
+            horizon_days=float(label_params["horizon_days"]),
+            data_end=data_end,
+        )
+    removed = labels["status"].value_counts().to_dict()
+    eligible = labels["status"] == ELIGIBLE
+    table = build_feature_table(
+        leads=leads[eligible], activities=activities, as_of=labels.loc[eligible, "as_of"], config=config
+    )
+    table["label"] = labels.loc[eligible, "label"].to_numpy()
+    table["cohort"] = assign_cohorts(
+        table,
+        split_by=str(split_params.get("by", "auto")),
+        train_fraction=float(split_params["train_fraction"]),
+        calibration_fraction=float(split_params["calibration_fraction"]),
+        seed=int(split_params.get("seed", 42)),
+    ).to_numpy()
+    summary = {
+        "leads": len(labels),
+        "by_status": {k: int(v) for k, v in sorted(removed.items())},
+        "cohorts": {},
+    }
+    for cohort in COHORTS:
+        rows = table[table["cohort"] == cohort]
+        summary["cohorts"][cohort] = {
+            "rows": len(rows),
+            "positives": int(rows["label"].sum()),
+            "conversion_rate": round(float(rows["label"].mean()), 6) if len(rows) else None,
+            "as_of_min": rows["as_of"].min(),
+            "as_of_max": rows["as_of"].max(),
+        }
+    return table, summary
+
+
+def main(
+    params: Annotated[Path, typer.Option(help="Path to params.yaml.")] = Path("params.yaml"),
+    interim_dir: Annotated[Path, typer.Option(help="Clean tables from extract.")] = INTERIM_DIR,
+    out_dir: Annotated[Path, typer.Option(help="Where the feature table goes.")] = FEATURES_DIR,
+) -> None:
+    """Label leads as of their scoring moment, build features, split into cohorts."""
+    config_params = load_params(params)
+    source = section(config_params, "source")
+    leads = pd.read_parquet(interim_dir / "leads.parquet")
+    activities = pd.read_parquet(interim_dir / "activities.parquet")
+    outcomes = pd.read_parquet(interim_dir / "outcomes.parquet")
+    config = feature_config_from_params(
+        config_params, behavioural=bool(source.get("activities")) and len(activities) > 0
+    )
+    table, summary = build_training_table(
+        leads=leads,
+        activities=activities,
+        outcomes=outcomes,
+        config=config,
+        label_params=section(config_params, "label"),
+        split_params=section(config_params, "split"),
+        labelled_source=bool(source.get("label_column")),
+    )
+    table = validate_feature_table(table, config=config, training=True)
+    write_table(table, out_dir / "features.parquet")
+    write_json(config.to_dict(), out_dir / "feature_config.json")
+    write_json(summary, out_dir / "features_summary.json")
+    logger.info(
+        "features: %d leads, %s; cohorts %s",
+        summary["leads"],
+        ", ".join(f"{k} {v}" for k, v in summary["by_status"].items()),
+        ", ".join(f"{k} {v['rows']} ({v['positives']} converted)" for k, v in summary["cohorts"].items()),
+    )
