@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from pipelines import extract, generate
+from pipelines import calibrate, evaluate, extract, featurize, generate, train
 from pipelines.errors import LeadscoreError
 
 app = typer.Typer(
@@ -58,4 +58,16 @@ app.command("generate", help="Write the synthetic CRM export (source.kind: synth
 )
 app.command("extract", help="Validate the export; write clean tables and the quarantine.")(
     guarded(extract.main)
+)
+app.command("features", help="Label leads as of T, build point-in-time features, split cohorts.")(
+    guarded(featurize.main)
+)
+app.command("train", help="Train LightGBM on the train cohort; open the MLflow run.")(
+    guarded(train.main)
+)
+app.command("calibrate", help="Calibrate probabilities; propose MQL/SQL thresholds.")(
+    guarded(calibrate.main)
+)
+app.command("evaluate", help="Model vs points on the test cohort; register; promotion gate.")(
+    guarded(evaluate.main)
 )

@@ -109,6 +109,11 @@ def canonicalise(
     return out.reset_index(drop=True)
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """Stripped text (pandas `str` dtype, missing stays missing) from any column type."""
+    return values.astype("str").str.strip()
+
+
 def parse_timestamp(values: pd.Series) -> pd.Series:
     """ISO 8601 to UTC (naive means UTC); unparseable cells become NaT."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -213,8 +218,7 @@ def validate_leads(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Clean leads and their quarantine records."""
     frame = leads.copy()
-    frame["lead_id"] = frame["lead_id"].astype("string").str.strip().astype(str)
-    frame.loc[leads["lead_id"].isna(), "lead_id"] = None
+    frame["lead_id"] = as_text(frame["lead_id"])
     model: type[RawLeads] = RawLeads
     if timed:
         frame["created_at"] = parse_timestamp(frame["created_at"])
@@ -251,7 +255,9 @@ def validate_events(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate activities or outcomes, including the cross-table checks against clean leads."""
     frame = events.copy()
-    frame["lead_id"] = frame["lead_id"].astype("string").str.strip()
+    for column in ("lead_id", "activity_type", "page"):
+        if column in frame:
+            frame[column] = as_text(frame[column])
     frame[time_column] = parse_timestamp(frame[time_column])
     schema = with_time_bound(model.to_schema(), column=time_column, latest=latest)
     reasons = schema_failures(frame, schema, table=table)

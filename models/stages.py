@@ -1,0 +1,91 @@
+"""Funnel stages (DISQUALIFIED < IQL < MQL < SQL) from scores, thresholds and overrides.
+
+The same rules serve the model (scores are calibrated probabilities) and the points
+baseline (scores are points), so both are staged identically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+DISQUALIFIED = "DISQUALIFIED"
+IQL = "IQL"
+MQL = "MQL"
+SQL = "SQL"
+STAGE_ORDER: tuple[str, ...] = (DISQUALIFIED, IQL, MQL, SQL)
+
+_STAGE_NAMES = np.array(STAGE_ORDER, dtype=object)
+_RANK = {stage: rank for rank, stage in enumerate(STAGE_ORDER)}
+
+
+def stage_rank(stages: np.ndarray | pd.Series | list[str]) -> np.ndarray:
+    """Position of each stage in `STAGE_ORDER` (0 = DISQUALIFIED ... 3 = SQL)."""
+    values = pd.Series(np.asarray(stages, dtype=object))
+    ranks = values.map(_RANK)
+    if ranks.isna().any():
+        unknown = sorted(set(values[ranks.isna()].astype(str)))
+        raise ValueError(f"unknown stage(s) {unknown}; expected one of {STAGE_ORDER}")
+    return ranks.to_numpy(dtype=np.int64)
+
+
+def disqualified_mask(
+    X: pd.DataFrame,  # noqa: N803 (scikit-learn naming)
+    disqualify_when: Mapping[str, float],
+) -> np.ndarray:
+    """True where any listed feature is >= its value; listed columns absent from X are skipped."""
+    mask = np.zeros(len(X), dtype=bool)
+    missing = [column for column in disqualify_when if column not in X.columns]
+    if missing:
+        logger.debug("disqualify rules skipped, columns not in the table: %s", missing)
+    for column, limit in disqualify_when.items():
+        if column in X.columns:
+            values = pd.to_numeric(X[column], errors="coerce")
+            values = values.to_numpy(dtype=float, na_value=np.nan)
+            mask |= values >= float(limit)  # NaN compares False: missing never disqualifies
+    return mask
+
+
+def _optional_flags(flags: np.ndarray | None, n: int, name: str) -> np.ndarray:
+    if flags is None:
+        return np.zeros(n, dtype=bool)
+    out = np.asarray(flags, dtype=bool).reshape(-1)
+    if out.shape[0] != n:
+        raise ValueError(f"{name} has {out.shape[0]} entries, scores have {n}")
+    return out
+
+
+def assign_stages(
+    *,
+    scores: np.ndarray,
+    mql_threshold: float,
+    sql_threshold: float,
+    hand_raiser: np.ndarray | None,
+    disqualified: np.ndarray | None,
+    hand_raiser_to_sql: bool,
+) -> np.ndarray:
+    """Stage per lead: SQL at score >= sql, MQL at >= mql, else IQL; overrides applied after.
+
+    Hand-raisers go to SQL when `hand_raiser_to_sql`; disqualified leads are DISQUALIFIED
+    whatever their score or hand-raise (negative rules win). A missing score (NaN) is IQL.
+    """
+    if mql_threshold > sql_threshold:
+        raise ValueError(
+            f"mql_threshold ({mql_threshold}) must not exceed sql_threshold ({sql_threshold})"
+        )
+    values = np.asarray(scores, dtype=float).reshape(-1)
+    n = values.shape[0]
+    raised = _optional_flags(hand_raiser, n, "hand_raiser")
+    out_of_play = _optional_flags(disqualified, n, "disqualified")
+    rank = np.full(n, _RANK[IQL], dtype=np.int64)
+    rank[values >= mql_threshold] = _RANK[MQL]
+    rank[values >= sql_threshold] = _RANK[SQL]
+    if hand_raiser_to_sql:
+        rank[raised] = _RANK[SQL]
+    rank[out_of_play] = _RANK[DISQUALIFIED]
+    return _STAGE_NAMES[rank]

@@ -1,0 +1,169 @@
+"""The conversion model: LightGBM on the point-in-time feature table."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+# "Never happened" recency is encoded as a long time ago, so monotone constraints on
+# recency also cover the move from "never" to "just now".
+NEVER_DAYS = 3650.0
+
+
+class NotEnoughDataError(ValueError):
+    """Too few positives or negatives to train a model worth trusting."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How the feature table becomes the model's matrix; stored with the model."""
+
+    features: tuple[str, ...]
+    categorical: tuple[str, ...]
+    recency: tuple[str, ...] = ()
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "categorical": list(self.categorical),
+            "recency": list(self.recency),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> ModelSpec:
+        return cls(
+            features=tuple(payload["features"]),
+            categorical=tuple(payload["categorical"]),
+            recency=tuple(payload.get("recency", ())),
+            categories={k: tuple(v) for k, v in payload.get("categories", {}).items()},
+        )
+
+
+def make_spec(table: pd.DataFrame, *, features: Sequence[str], categorical: Sequence[str]) -> ModelSpec:
+    """Freeze the feature list and the training categories (unseen ones become missing)."""
+    categories = {
+        name: tuple(str(c) for c in table[name].astype("category").cat.categories)
+        for name in categorical
+    }
+    recency = tuple(f for f in features if f.startswith("days_since_"))
+    return ModelSpec(
+        features=tuple(features),
+        categorical=tuple(categorical),
+        recency=recency,
+        categories=categories,
+    )
+
+
+def prepare_matrix(table: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """The model's input matrix: training categories, "never" recency, float numerics."""
+    missing = [f for f in spec.features if f not in table.columns]
+    if missing:
+        raise KeyError(f"feature table lacks model features: {missing[:5]}")
+    columns: dict[str, pd.Series] = {}
+    for name in spec.features:
+        values = table[name]
+        if name in spec.categories:
+            text = values.astype("string")
+            columns[name] = pd.Series(
+                pd.Categorical(text, categories=list(spec.categories[name])), index=table.index
+            )
+        elif name in spec.recency:
+            columns[name] = values.astype(float).fillna(NEVER_DAYS)
+        else:
+            columns[name] = values.astype(float)
+    return pd.DataFrame(columns, index=table.index)
+
+
+def monotone_constraints(
+    features: Sequence[str], *, increasing: Sequence[str], decreasing: Sequence[str]
+) -> list[int]:
+    """+1 / -1 / 0 per feature from glob patterns; a decreasing pattern wins over increasing."""
+
+    def matches(name: str, patterns: Sequence[str]) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+    return [
+        -1 if matches(f, decreasing) else 1 if matches(f, increasing) else 0 for f in features
+    ]
+
+
+def check_enough_data(labels: pd.Series, *, min_positives: int, min_negatives: int) -> None:
+    """The minimum-data gate: stop with a clear message rather than fit noise."""
+    positives = int(labels.sum())
+    negatives = int(len(labels) - positives)
+    if positives < min_positives or negatives < min_negatives:
+        raise NotEnoughDataError(
+            f"training cohort has {positives} converted and {negatives} unconverted leads;"
+            f" at least {min_positives} and {min_negatives} are needed"
+            " (train.min_positives / train.min_negatives)"
+        )
+
+
+def early_stopping_split(n_rows: int, *, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the fit rows and of the newest `fraction` of rows used to stop early."""
+    n_stop = max(1, int(round(n_rows * fraction)))
+    positions = np.arange(n_rows)
+    return positions[: n_rows - n_stop], positions[n_rows - n_stop :]
+
+
+def fit_booster(
+    *,
+    X: pd.DataFrame,
+    y: pd.Series,
+    params: Mapping[str, Any],
+    constraints: list[int],
+    early_stopping_fraction: float,
+    early_stopping_rounds: int,
+    num_boost_round: int,
+) -> lgb.Booster:
+    """Fit LightGBM with early stopping on the newest slice of the training rows.
+
+    Rows must come in time order (oldest first) so the stopping slice is the most recent.
+    """
+    fit_rows, stop_rows = early_stopping_split(len(X), fraction=early_stopping_fraction)
+    lgb_params = {
+        "objective": "binary",
+        "verbosity": -1,
+        "deterministic": True,
+        "force_row_wise": True,
+        "monotone_constraints": constraints,
+        "monotone_constraints_method": "advanced",
+        **params,
+    }
+    train_set = lgb.Dataset(
+        X.iloc[fit_rows], label=y.iloc[fit_rows], categorical_feature="auto", free_raw_data=False
+    )
+    stop_set = lgb.Dataset(X.iloc[stop_rows], label=y.iloc[stop_rows], reference=train_set)
+    booster = lgb.train(
+        lgb_params,
+        train_set,
+        num_boost_round=num_boost_round,
+        valid_sets=[stop_set],
+        valid_names=["early_stopping"],
+        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
+    )
+    logger.info(
+        "LightGBM stopped at %d rounds (best %d)", booster.current_iteration(), booster.best_iteration
+    )
+    return booster
+
+
+def predict_raw(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
+    """Uncalibrated conversion probability at the best iteration."""
+    return booster.predict(X, num_iteration=booster.best_iteration or None)
+
+
+def contributions(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
+    """Per-feature contributions to the log-odds (SHAP values); last column is the bias."""
+    return booster.predict(X, num_iteration=booster.best_iteration or None, pred_contrib=True)

@@ -1,0 +1,350 @@
+"""`evaluate` stage: model vs points baseline on the test cohort, the MLflow model, the gate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import typer
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.tracking import MlflowClient
+
+from features.build import FeatureConfig, build_feature_table
+from features.split import CALIBRATION, TEST, TRAIN
+from models.artifact import (
+    LeadScoringModel,
+    ScoringBundle,
+    input_schema,
+    model_input,
+    write_bundle,
+)
+from models.drift import reference_distribution
+from models.evaluation import (
+    bootstrap_rate_by_group,
+    calibration_points,
+    classification_metrics,
+    expected_calibration_error,
+    gains_points,
+    pr_points,
+    precision_at_volume,
+    roc_points,
+)
+from models.rules import PointsBaseline
+from models.stages import SQL, STAGE_ORDER
+from pipelines.calibrate import load_booster
+from pipelines.config import load_params, section
+from pipelines.io import write_json, write_table
+from pipelines.tracking import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_NAME,
+    configure_tracking,
+    run_id_of,
+)
+from pipelines.train import FEATURES_DIR, MODEL_DIR, cohort_rows, load_training_table
+
+logger = logging.getLogger(__name__)
+
+REPORTS_DIR = Path("data/reports")
+INTERIM_DIR = Path("data/interim")
+PIP_REQUIREMENTS = [
+    "lightgbm",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "pandera",
+    "mlflow",
+]
+N_REFERENCE_FEATURES = 15
+
+
+def build_bundle(
+    *,
+    table: pd.DataFrame,
+    config: FeatureConfig,
+    model_dir: Path,
+    rules: PointsBaseline,
+    threshold_params: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """(booster, bundle dict) holding everything scoring needs."""
+    booster, spec = load_booster(model_dir)
+    calibrator = json.loads((model_dir / "calibrator.json").read_text())
+    thresholds = json.loads((model_dir / "thresholds.json").read_text())
+    train_rows = cohort_rows(table, TRAIN)
+    gain = booster.feature_importance(importance_type="gain")
+    top = [spec.features[i] for i in np.argsort(-gain, kind="stable")[:N_REFERENCE_FEATURES]]
+    references = {
+        name: reference_distribution(train_rows[name], categorical=name in spec.categorical)
+        for name in top
+    }
+    bundle = {
+        "feature_config": config.to_dict(),
+        "model_spec": spec.to_dict(),
+        "calibrator": calibrator,
+        "thresholds": thresholds,
+        "rules": rules.to_params(),
+        "stage_policy": {
+            "hand_raiser_to_sql": bool(threshold_params.get("hand_raiser_to_sql", True)),
+            "disqualify_when": dict(rules.disqualify_when or {}),
+        },
+        "references": references,
+    }
+    scorer = ScoringBundle(booster=booster, bundle=bundle)
+    calibration_rows = cohort_rows(table, CALIBRATION)
+    bundle["references"]["probability"] = reference_distribution(
+        pd.Series(scorer.probability(calibration_rows)), categorical=False
+    )
+    return booster, bundle
+
+
+def side_by_side(
+    *, test: pd.DataFrame, probability: np.ndarray, points_probability: np.ndarray, points: np.ndarray,
+    model_stage: np.ndarray, rule_stage: np.ndarray, evaluate_params: dict[str, Any]
+) -> dict[str, Any]:
+    """Metrics of model and points on the same leads, and the like-for-like SQL comparison."""
+    y = test["label"].to_numpy()
+    kwargs = {
+        "ece_bins": int(evaluate_params.get("ece_bins", 10)),
+        "lift_fractions": evaluate_params.get("lift_fractions", (0.05, 0.1, 0.2)),
+    }
+    model = classification_metrics(y, probability, **kwargs)
+    baseline = classification_metrics(y, points_probability, **kwargs)
+    # Like for like: the top `sql_volume` leads by each score (overrides aside).
+    sql_volume = int((model_stage == SQL).sum())
+    comparison = {"model_sql_volume": sql_volume}
+    if sql_volume:
+        model_precision = precision_at_volume(y, probability, sql_volume)
+        points_precision = precision_at_volume(y, points, sql_volume)
+        comparison |= {
+            "model_precision_at_model_sql_volume": model_precision,
+            "model_sql_precision": float(y[model_stage == SQL].mean()),
+            "points_precision_at_model_sql_volume": points_precision,
+            "precision_ratio_vs_points": model_precision / points_precision
+            if points_precision
+            else float("inf"),
+            "points_sql_volume": int((rule_stage == SQL).sum()),
+            "points_sql_precision": float(y[rule_stage == SQL].mean())
+            if (rule_stage == SQL).any()
+            else float("nan"),
+        }
+    return {"model": model, "points": baseline, "sql_comparison": comparison}
+
+
+def stage_rates(
+    *, y: np.ndarray, model_stage: np.ndarray, rule_stage: np.ndarray, evaluate_params: dict[str, Any]
+) -> pd.DataFrame:
+    """Conversion rate per stage with bootstrap CIs, for the model and the points."""
+    frames = []
+    for scorer, stages in (("model", model_stage), ("points", rule_stage)):
+        rates = bootstrap_rate_by_group(
+            y,
+            stages,
+            n_boot=int(evaluate_params.get("bootstrap_samples", 1000)),
+            seed=int(evaluate_params.get("seed", 0)),
+        )
+        rates.insert(0, "scorer", scorer)
+        frames.append(rates)
+    out = pd.concat(frames, ignore_index=True)
+    if "group" in out.columns:
+        out = out.rename(columns={"group": "stage"})
+    return out
+
+
+def truth_metrics(test: pd.DataFrame, probability: np.ndarray, truth_path: Path) -> dict[str, float]:
+    """Against the synthetic generator's true probabilities (only when they exist)."""
+    if not truth_path.exists():
+        return {}
+    truth = pd.read_parquet(truth_path, columns=["lead_id", "p_true"])
+    p_true = test["lead_id"].map(truth.set_index("lead_id")["p_true"]).to_numpy(dtype=float)
+    known = ~np.isnan(p_true)
+    y = test["label"].to_numpy()[known]
+    from sklearn.metrics import roc_auc_score
+
+    return {
+        "truth_roc_auc": float(roc_auc_score(y, p_true[known])),
+        "model_ece_vs_truth": float(
+            expected_calibration_error(p_true[known], probability[known], strategy="quantile")
+        ),
+        "model_mae_vs_truth": float(np.mean(np.abs(p_true[known] - probability[known]))),
+    }
+
+
+def champion_roc_auc(client: MlflowClient, test: pd.DataFrame, *, interim_dir: Path) -> float | None:
+    """ROC-AUC of the current champion on the same test leads (its own feature config)."""
+    try:
+        version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    scorer: ScoringBundle = model.unwrap_python_model().scorer
+    features = test
+    missing = [f for f in scorer.spec.features if f not in test.columns]
+    if missing:
+        leads = pd.read_parquet(interim_dir / "leads.parquet")
+        leads = leads[leads["lead_id"].isin(test["lead_id"])].set_index("lead_id").loc[test["lead_id"]]
+        leads = leads.reset_index()
+        activities = pd.read_parquet(interim_dir / "activities.parquet")
+        features = build_feature_table(
+            leads=leads, activities=activities, as_of=test["as_of"].reset_index(drop=True),
+            config=scorer.feature_config,
+        )
+    from sklearn.metrics import roc_auc_score
+
+    auc = float(roc_auc_score(test["label"], scorer.probability(features)))
+    logger.info("champion v%s ROC-AUC on this test cohort: %.4f", version.version, auc)
+    return auc
+
+
+def promotion_decision(
+    *, metrics: dict[str, Any], champion_auc: float | None, promotion: dict[str, Any]
+) -> dict[str, Any]:
+    """Champion only if it beats the points and the champion by the margins and is calibrated."""
+    model_auc = metrics["model"]["roc_auc"]
+    points_auc = metrics["points"]["roc_auc"]
+    reasons = []
+    margin_points = float(promotion.get("min_lift_over_points_roc_auc", 0.02))
+    if not model_auc >= points_auc + margin_points:
+        reasons.append(
+            f"ROC-AUC {model_auc:.4f} does not beat the points baseline {points_auc:.4f}"
+            f" by {margin_points}"
+        )
+    margin_champion = float(promotion.get("min_gain_over_champion_roc_auc", 0.0))
+    if champion_auc is not None and not model_auc >= champion_auc + margin_champion:
+        reasons.append(
+            f"ROC-AUC {model_auc:.4f} does not beat the champion {champion_auc:.4f}"
+            f" by {margin_champion}"
+        )
+    max_ece = float(promotion.get("max_ece", 0.03))
+    if not metrics["model"]["ece"] <= max_ece:
+        reasons.append(f"ECE {metrics['model']['ece']:.4f} above the bound {max_ece}")
+    return {
+        "promoted": not reasons,
+        "alias": CHALLENGER if reasons else CHAMPION,
+        "reasons": reasons,
+        "champion_roc_auc": champion_auc,
+        "model_roc_auc": model_auc,
+        "points_roc_auc": points_auc,
+    }
+
+
+def log_and_register(
+    *, booster: Any, bundle: dict[str, Any], example: pd.DataFrame, output: pd.DataFrame
+) -> str:
+    """Log the pyfunc model in the open run and register a new version; returns the version."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle_dir = write_bundle(directory=Path(tmp) / "bundle", booster=booster, bundle=bundle)
+        inferred = infer_signature(
+            example, output, params={"mql_threshold": -1.0, "sql_threshold": -1.0, "top_reasons": 3}
+        )
+        signature = ModelSignature(
+            inputs=input_schema(ScoringBundle(booster=booster, bundle=bundle).spec),
+            outputs=inferred.outputs,
+            params=inferred.params,
+        )
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=LeadScoringModel(),
+            artifacts={"bundle_dir": str(bundle_dir)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=MODEL_NAME,
+        )
+    return str(info.registered_model_version)
+
+
+def main(
+    params: Annotated[Path, typer.Option(help="Path to params.yaml.")] = Path("params.yaml"),
+    features_dir: Annotated[Path, typer.Option(help="Feature table directory.")] = FEATURES_DIR,
+    model_dir: Annotated[Path, typer.Option(help="Model directory.")] = MODEL_DIR,
+    reports_dir: Annotated[Path, typer.Option(help="Metrics and plots go here.")] = REPORTS_DIR,
+) -> None:
+    """Compare model and points on the test cohort, log the model, apply the promotion gate."""
+    all_params = load_params(params)
+    evaluate_params = all_params.get("evaluate") or {}
+    table, config = load_training_table(features_dir)
+    rules = PointsBaseline.from_params(section(all_params, "rules"))
+    calibration_rows = cohort_rows(table, CALIBRATION)
+    rules.fit(calibration_rows, calibration_rows["label"])
+    booster, bundle = build_bundle(
+        table=table, config=config, model_dir=model_dir, rules=rules,
+        threshold_params=section(all_params, "thresholds"),
+    )
+    scorer = ScoringBundle(booster=booster, bundle=bundle)
+    test = cohort_rows(table, TEST)
+    scored = scorer.score(test)
+    probability = scored["probability"].to_numpy()
+    metrics = side_by_side(
+        test=test,
+        probability=probability,
+        points_probability=rules.predict_proba(test)[:, 1],
+        points=scored["rule_score"].to_numpy(),
+        model_stage=scored["stage"].to_numpy(),
+        rule_stage=scored["rule_stage"].to_numpy(),
+        evaluate_params=evaluate_params,
+    )
+    generate = all_params.get("generate") or {}
+    if (all_params.get("source") or {}).get("kind") == "synthetic" and generate.get("truth_path"):
+        metrics["truth"] = truth_metrics(test, probability, Path(generate["truth_path"]))
+    rates = stage_rates(
+        y=test["label"].to_numpy(),
+        model_stage=scored["stage"].to_numpy(),
+        rule_stage=scored["rule_stage"].to_numpy(),
+        evaluate_params=evaluate_params,
+    )
+    y = test["label"].to_numpy()
+    plots = reports_dir / "plots"
+    curves = {
+        "roc.csv": (roc_points, probability, scored["rule_score"].to_numpy()),
+        "precision_recall.csv": (pr_points, probability, scored["rule_score"].to_numpy()),
+        "calibration.csv": (calibration_points, probability, rules.predict_proba(test)[:, 1]),
+        "gains.csv": (gains_points, probability, scored["rule_score"].to_numpy()),
+    }
+    for name, (curve, model_score, points_score) in curves.items():
+        frame = pd.concat(
+            [curve(y, model_score, model="model"), curve(y, points_score, model="points")],
+            ignore_index=True,
+        )
+        write_table(frame, plots / name)
+    write_table(rates, reports_dir / "stage_rates.csv")
+
+    configure_tracking()
+    client = MlflowClient()
+    champion_auc = champion_roc_auc(client, test, interim_dir=INTERIM_DIR)
+    decision = promotion_decision(
+        metrics=metrics, champion_auc=champion_auc, promotion=section(all_params, "promotion")
+    )
+    example = model_input(test.head(5), scorer.spec)
+    with mlflow.start_run(run_id=run_id_of()):
+        flat = {f"test_{k}": v for k, v in metrics["model"].items()}
+        flat |= {f"test_points_{k}": v for k, v in metrics["points"].items()}
+        flat |= {k: v for k, v in metrics.get("truth", {}).items()}
+        mlflow.log_metrics({k: float(v) for k, v in flat.items() if v is not None})
+        for name in curves:
+            mlflow.log_artifact(str(plots / name), artifact_path="plots")
+        mlflow.log_artifact(str(reports_dir / "stage_rates.csv"))
+        version = log_and_register(
+            booster=booster, bundle=bundle, example=example,
+            output=scorer.score(example).reset_index(drop=True),
+        )
+    client.set_registered_model_alias(MODEL_NAME, decision["alias"], version)
+    client.set_model_version_tag(MODEL_NAME, version, "promotion", json.dumps(decision))
+    decision["version"] = version
+    metrics["promotion"] = decision
+    write_json(metrics, reports_dir / "metrics.json")
+    write_json(decision, model_dir / "registered.json")
+    logger.info(
+        "evaluate: model ROC-AUC %.4f vs points %.4f; version %s -> %s%s",
+        metrics["model"]["roc_auc"],
+        metrics["points"]["roc_auc"],
+        version,
+        decision["alias"],
+        f" ({'; '.join(decision['reasons'])})" if decision["reasons"] else "",
+    )
