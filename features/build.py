@@ -287,7 +287,9 @@ def build_behavioural_features(
     columns["days_since_last_activity"] = np.where(np.isfinite(last_age), last_age, np.nan)
 
     raiser_codes = [
-        STANDARD_ACTIVITY_TYPES.index(t) for t in config.hand_raiser_types if t in STANDARD_ACTIVITY_TYPES
+        STANDARD_ACTIVITY_TYPES.index(t)
+        for t in config.hand_raiser_types
+        if t in STANDARD_ACTIVITY_TYPES
     ]
     is_raise = np.isin(type_code, raiser_codes)
     first_raise = np.full(n, -np.inf)
@@ -310,7 +312,9 @@ def seniority_from_title(titles: pd.Series) -> pd.Series:
     for level, pattern in reversed(SENIORITY_PATTERNS):
         hit = unique_text.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)
         levels[hit] = level
-    out = np.where(codes >= 0, levels[np.maximum(codes, 0)] if len(levels) else "unknown", "unknown")
+    out = np.where(
+        codes >= 0, levels[np.maximum(codes, 0)] if len(levels) else "unknown", "unknown"
+    )
     return pd.Series(
         pd.Categorical(out, categories=SENIORITY_LEVELS), index=titles.index, name="seniority"
     )

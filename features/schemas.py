@@ -55,7 +55,9 @@ class RawOutcomes(pa.DataFrameModel):
         strict = False
 
 
-def with_time_bound(schema: pa.DataFrameSchema, *, column: str, latest: pd.Timestamp) -> pa.DataFrameSchema:
+def with_time_bound(
+    schema: pa.DataFrameSchema, *, column: str, latest: pd.Timestamp
+) -> pa.DataFrameSchema:
     """Add a 'not in the future' check to a timestamp column of a schema."""
     existing = list(schema.columns[column].checks)
     check = pa.Check.le(latest, name="not_in_future", error=f"{column} is in the future")

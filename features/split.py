@@ -25,8 +25,8 @@ def split_by_order(
     n = len(order)
     rank = np.empty(n, dtype=np.int64)
     rank[np.argsort(order.to_numpy(), kind="stable")] = np.arange(n)
-    n_train = int(round(n * train_fraction))
-    n_calibration = int(round(n * calibration_fraction))
+    n_train = round(n * train_fraction)
+    n_calibration = round(n * calibration_fraction)
     cohort = np.where(
         rank < n_train, TRAIN, np.where(rank < n_train + n_calibration, CALIBRATION, TEST)
     )
@@ -38,7 +38,7 @@ def split_stratified(
 ) -> pd.Series:
     """Cohort per row by a stratified random split (exports without timestamps)."""
     _validate_fractions(train_fraction, calibration_fraction)
-    train_index, rest_index = train_test_split(
+    _, rest_index = train_test_split(
         labels.index, train_size=train_fraction, stratify=labels, random_state=seed
     )
     rest = labels.loc[rest_index]

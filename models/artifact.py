@@ -21,7 +21,7 @@ from features.build import FeatureConfig
 from features.naming import describe_feature
 from models.calibration import Calibrator
 from models.stages import assign_stages, disqualified_mask
-from models.train import ModelSpec, contributions, prepare_matrix, predict_raw
+from models.train import ModelSpec, contributions, predict_raw, prepare_matrix
 
 BOOSTER_FILE = "booster.txt"
 BUNDLE_FILE = "bundle.json"
@@ -32,7 +32,7 @@ class ScoringBundle:
     """Booster + the JSON bundle (spec, calibrator, thresholds, rules, references)."""
 
     def __init__(self, *, booster: lgb.Booster, bundle: Mapping[str, Any]) -> None:
-        from models.rules import PointsBaseline  # noqa: PLC0415 - keeps import light for spark
+        from models.rules import PointsBaseline
 
         self.booster = booster
         self.bundle = dict(bundle)
@@ -83,7 +83,9 @@ class ScoringBundle:
         positive = np.take_along_axis(contrib, order, axis=1) > 0
         return ["; ".join(labels[i][positive[i]]) for i in range(len(labels))]
 
-    def score(self, table: pd.DataFrame, *, override: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def score(
+        self, table: pd.DataFrame, *, override: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
         """Probability, stage, points, points stage and reasons per row of the feature table."""
         mql, sql = self.thresholds(override)
         probability = self.probability(table)

@@ -113,5 +113,9 @@ def fit_calibrator(
     raw = predict_raw(booster, X)
     briers = {m: float(brier_score_loss(y, c.transform(raw))) for m, c in fitted.items()}
     chosen = min(briers, key=briers.get)
-    info |= {"method": chosen, "brier_by_method": briers, "brier_raw": float(brier_score_loss(y, raw))}
+    info |= {
+        "method": chosen,
+        "brier_by_method": briers,
+        "brier_raw": float(brier_score_loss(y, raw)),
+    }
     return fitted[chosen], info

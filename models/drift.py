@@ -54,7 +54,9 @@ def population_stability_index(expected: Sequence[float], observed: Sequence[flo
     return float(np.sum((o - e) * np.log(o / e)))
 
 
-def psi_report(frame: pd.DataFrame, references: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+def psi_report(
+    frame: pd.DataFrame, references: Mapping[str, Mapping[str, Any]]
+) -> dict[str, float]:
     """PSI per referenced column present in `frame`."""
     out = {}
     for name, reference in references.items():

@@ -160,7 +160,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
 
     def fit(
         self,
-        X: pd.DataFrame,  # noqa: N803 (scikit-learn naming)
+        X: pd.DataFrame,
         y: Any,
         sample_weight: Any = None,
     ) -> Self:
@@ -190,61 +190,66 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         ).fit(points, positive, sample_weight=sample_weight)
         return self
 
-    def point_contributions(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+    def point_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Points per rule (one column per configured feature, plus the behaviour cap)."""
         self._validate_config()
         frame = _require_frame(X)
         self._warn_on_new_missing(frame)
+        n = len(frame)
         parts: dict[str, np.ndarray] = {}
+
+        def add(column: str, points: np.ndarray) -> None:
+            # a column named by two rules (e.g. a flag and a tier) earns both
+            parts[column] = parts.get(column, 0.0) + points
+
         for column, mapping in (self.attribute_points or {}).items():
             if column in frame.columns:
-                parts[column] = _attribute_values(frame[column], mapping)
+                add(column, _attribute_values(frame[column], mapping))
         for column, points in (self.flag_points or {}).items():
             if column in frame.columns:
-                parts[column] = (_numeric(frame, column) >= 1.0) * float(points)
-        behaviour: list[str] = []
+                add(column, (_numeric(frame, column) >= 1.0) * float(points))
+        behaviour = np.zeros(n)
         for activity, points in (self.activity_points or {}).items():
             column = f"decayed_{activity}"
             if column in frame.columns:
-                parts[column] = _numeric(frame, column) * float(points)
-                behaviour.append(column)
+                earned = _numeric(frame, column) * float(points)
+                add(column, earned)
+                behaviour = behaviour + earned
         for category, points in (self.page_points or {}).items():
             column = self._page_column(category)
             if column in frame.columns:
-                parts[column] = _numeric(frame, column) * float(points)
-                behaviour.append(column)
+                earned = _numeric(frame, column) * float(points)
+                add(column, earned)
+                behaviour = behaviour + earned
         for column, tiers in (self.numeric_points or {}).items():
             if column in frame.columns:
                 values = pd.to_numeric(frame[column], errors="coerce").to_numpy(
                     dtype=float, na_value=np.nan
                 )
                 # tiers stack: every threshold a value reaches adds its points; NaN reaches none
-                parts[column] = sum(
-                    ((values >= float(t)) * float(p) for t, p in tiers), np.zeros(len(frame))
-                )
-        cap = np.zeros(len(frame))
-        if self.max_behaviour_points is not None and behaviour:
-            total = np.sum([parts[c] for c in behaviour], axis=0)
-            cap = np.minimum(float(self.max_behaviour_points) - total, 0.0)
+                add(column, sum(((values >= float(t)) * float(p) for t, p in tiers), np.zeros(n)))
+        cap = np.zeros(n)
+        if self.max_behaviour_points is not None:
+            cap = np.minimum(float(self.max_behaviour_points) - behaviour, 0.0)
         parts[BEHAVIOUR_CAP_COLUMN] = cap
         return pd.DataFrame(parts, index=frame.index)
 
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Total points per lead (missing values earn no points)."""
         return self.point_contributions(X).sum(axis=1).to_numpy(dtype=float)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Conversion probability per lead via the fitted monotone map, shape (n, 2)."""
         check_is_fitted(self, "calibrator_")
         positive = np.clip(self.calibrator_.predict(self.decision_function(X)), 0.0, 1.0)
         return np.column_stack([1.0 - positive, positive])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Positive class where points reach `sql_points`."""
         check_is_fitted(self, "classes_")
         return self.classes_[(self.decision_function(X) >= float(self.sql_points)).astype(int)]
 
-    def predict_stage(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+    def predict_stage(self, X: pd.DataFrame) -> np.ndarray:
         """Stage per lead (DISQUALIFIED/IQL/MQL/SQL) from points, hand-raise and negative rules."""
         frame = _require_frame(X)
         hand_raiser = (

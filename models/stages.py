@@ -35,7 +35,7 @@ def stage_rank(stages: np.ndarray | pd.Series | list[str]) -> np.ndarray:
 
 
 def disqualified_mask(
-    X: pd.DataFrame,  # noqa: N803 (scikit-learn naming)
+    X: pd.DataFrame,
     disqualify_when: Mapping[str, float],
 ) -> np.ndarray:
     """True where any listed feature is >= its value; listed columns absent from X are skipped."""

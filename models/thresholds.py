@@ -44,7 +44,13 @@ def _curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def _choice(
-    y: np.ndarray, p: np.ndarray, threshold: float, policy: str, target: float, feasible: bool, message: str
+    y: np.ndarray,
+    p: np.ndarray,
+    threshold: float,
+    policy: str,
+    target: float,
+    feasible: bool,
+    message: str,
 ) -> ThresholdChoice:
     chosen = p >= threshold
     positives = max(int(y.sum()), 1)
@@ -84,7 +90,12 @@ def threshold_for_recall(y: np.ndarray, p: np.ndarray, *, target: float) -> Thre
 
 
 def threshold_for_volume(
-    y: np.ndarray, p: np.ndarray, *, volume: float, policy: str = "capacity", target: float | None = None
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    volume: float,
+    policy: str = "capacity",
+    target: float | None = None,
 ) -> ThresholdChoice:
     """Threshold that sends at most `volume` leads (the highest scored) to the stage."""
     k = int(np.floor(volume))

@@ -50,7 +50,9 @@ class ModelSpec:
         )
 
 
-def make_spec(table: pd.DataFrame, *, features: Sequence[str], categorical: Sequence[str]) -> ModelSpec:
+def make_spec(
+    table: pd.DataFrame, *, features: Sequence[str], categorical: Sequence[str]
+) -> ModelSpec:
     """Freeze the feature list and the training categories (unseen ones become missing)."""
     categories = {
         name: tuple(str(c) for c in table[name].astype("category").cat.categories)
@@ -93,9 +95,7 @@ def monotone_constraints(
     def matches(name: str, patterns: Sequence[str]) -> bool:
         return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
-    return [
-        -1 if matches(f, decreasing) else 1 if matches(f, increasing) else 0 for f in features
-    ]
+    return [-1 if matches(f, decreasing) else 1 if matches(f, increasing) else 0 for f in features]
 
 
 def check_enough_data(labels: pd.Series, *, min_positives: int, min_negatives: int) -> None:
@@ -112,7 +112,7 @@ def check_enough_data(labels: pd.Series, *, min_positives: int, min_negatives: i
 
 def early_stopping_split(n_rows: int, *, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the fit rows and of the newest `fraction` of rows used to stop early."""
-    n_stop = max(1, int(round(n_rows * fraction)))
+    n_stop = max(1, round(n_rows * fraction))
     positions = np.arange(n_rows)
     return positions[: n_rows - n_stop], positions[n_rows - n_stop :]
 
@@ -154,7 +154,9 @@ def fit_booster(
         callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
     )
     logger.info(
-        "LightGBM stopped at %d rounds (best %d)", booster.current_iteration(), booster.best_iteration
+        "LightGBM stopped at %d rounds (best %d)",
+        booster.current_iteration(),
+        booster.best_iteration,
     )
     return booster
 

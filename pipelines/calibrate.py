@@ -60,7 +60,9 @@ def calibrate_and_choose(
         min_positives_isotonic=int(calibration_params.get("min_positives_isotonic", 50)),
     )
     probability = calibrator.transform(predict_raw(booster, X))
-    weeks = cohort_weeks(rows["as_of"], fallback_weeks=float(threshold_params.get("cohort_weeks", 13)))
+    weeks = cohort_weeks(
+        rows["as_of"], fallback_weeks=float(threshold_params.get("cohort_weeks", 13))
+    )
     choices = choose_thresholds(
         y=rows["label"].to_numpy(), p=probability, policy=threshold_params, weeks=weeks
     )
@@ -95,7 +97,9 @@ def main(
     write_json(thresholds, model_dir / "thresholds.json")
     configure_tracking()
     with mlflow.start_run(run_id=run_id_of()):
-        mlflow.log_params({f"calibration.{k}": v for k, v in section(all_params, "calibration").items()})
+        mlflow.log_params(
+            {f"calibration.{k}": v for k, v in section(all_params, "calibration").items()}
+        )
         mlflow.log_metrics(
             {
                 "calibration_brier": float(np.min(list(info["brier_by_method"].values()))),

@@ -36,7 +36,7 @@ from models.evaluation import (
     roc_points,
 )
 from models.rules import PointsBaseline
-from models.stages import SQL, STAGE_ORDER
+from models.stages import SQL
 from pipelines.calibrate import load_booster
 from pipelines.config import load_params, section
 from pipelines.io import write_json, write_table
@@ -105,8 +105,14 @@ def build_bundle(
 
 
 def side_by_side(
-    *, test: pd.DataFrame, probability: np.ndarray, points_probability: np.ndarray, points: np.ndarray,
-    model_stage: np.ndarray, rule_stage: np.ndarray, evaluate_params: dict[str, Any]
+    *,
+    test: pd.DataFrame,
+    probability: np.ndarray,
+    points_probability: np.ndarray,
+    points: np.ndarray,
+    model_stage: np.ndarray,
+    rule_stage: np.ndarray,
+    evaluate_params: dict[str, Any],
 ) -> dict[str, Any]:
     """Metrics of model and points on the same leads, and the like-for-like SQL comparison."""
     y = test["label"].to_numpy()
@@ -138,7 +144,11 @@ def side_by_side(
 
 
 def stage_rates(
-    *, y: np.ndarray, model_stage: np.ndarray, rule_stage: np.ndarray, evaluate_params: dict[str, Any]
+    *,
+    y: np.ndarray,
+    model_stage: np.ndarray,
+    rule_stage: np.ndarray,
+    evaluate_params: dict[str, Any],
 ) -> pd.DataFrame:
     """Conversion rate per stage with bootstrap CIs, for the model and the points."""
     frames = []
@@ -157,7 +167,9 @@ def stage_rates(
     return out
 
 
-def truth_metrics(test: pd.DataFrame, probability: np.ndarray, truth_path: Path) -> dict[str, float]:
+def truth_metrics(
+    test: pd.DataFrame, probability: np.ndarray, truth_path: Path
+) -> dict[str, float]:
     """Against the synthetic generator's true probabilities (only when they exist)."""
     if not truth_path.exists():
         return {}
@@ -176,7 +188,9 @@ def truth_metrics(test: pd.DataFrame, probability: np.ndarray, truth_path: Path)
     }
 
 
-def champion_roc_auc(client: MlflowClient, test: pd.DataFrame, *, interim_dir: Path) -> float | None:
+def champion_roc_auc(
+    client: MlflowClient, test: pd.DataFrame, *, interim_dir: Path
+) -> float | None:
     """ROC-AUC of the current champion on the same test leads (its own feature config)."""
     try:
         version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
@@ -188,11 +202,15 @@ def champion_roc_auc(client: MlflowClient, test: pd.DataFrame, *, interim_dir: P
     missing = [f for f in scorer.spec.features if f not in test.columns]
     if missing:
         leads = pd.read_parquet(interim_dir / "leads.parquet")
-        leads = leads[leads["lead_id"].isin(test["lead_id"])].set_index("lead_id").loc[test["lead_id"]]
+        leads = (
+            leads[leads["lead_id"].isin(test["lead_id"])].set_index("lead_id").loc[test["lead_id"]]
+        )
         leads = leads.reset_index()
         activities = pd.read_parquet(interim_dir / "activities.parquet")
         features = build_feature_table(
-            leads=leads, activities=activities, as_of=test["as_of"].reset_index(drop=True),
+            leads=leads,
+            activities=activities,
+            as_of=test["as_of"].reset_index(drop=True),
             config=scorer.feature_config,
         )
     from sklearn.metrics import roc_auc_score
@@ -274,7 +292,10 @@ def main(
     calibration_rows = cohort_rows(table, CALIBRATION)
     rules.fit(calibration_rows, calibration_rows["label"])
     booster, bundle = build_bundle(
-        table=table, config=config, model_dir=model_dir, rules=rules,
+        table=table,
+        config=config,
+        model_dir=model_dir,
+        rules=rules,
         threshold_params=section(all_params, "thresholds"),
     )
     scorer = ScoringBundle(booster=booster, bundle=bundle)
@@ -325,13 +346,15 @@ def main(
     with mlflow.start_run(run_id=run_id_of()):
         flat = {f"test_{k}": v for k, v in metrics["model"].items()}
         flat |= {f"test_points_{k}": v for k, v in metrics["points"].items()}
-        flat |= {k: v for k, v in metrics.get("truth", {}).items()}
+        flat |= dict(metrics.get("truth", {}))
         mlflow.log_metrics({k: float(v) for k, v in flat.items() if v is not None})
         for name in curves:
             mlflow.log_artifact(str(plots / name), artifact_path="plots")
         mlflow.log_artifact(str(reports_dir / "stage_rates.csv"))
         version = log_and_register(
-            booster=booster, bundle=bundle, example=example,
+            booster=booster,
+            bundle=bundle,
+            example=example,
             output=scorer.score(example).reset_index(drop=True),
         )
     client.set_registered_model_alias(MODEL_NAME, decision["alias"], version)

@@ -156,9 +156,7 @@ def quarantine_rows(frame: pd.DataFrame, reasons: pd.Series, *, table: str) -> p
         {
             "table": table,
             "source_row": reasons.index.to_numpy() + 1,
-            "lead_id": rows["lead_id"].astype("string").to_numpy()
-            if "lead_id" in rows
-            else pd.NA,
+            "lead_id": rows["lead_id"].astype("string").to_numpy() if "lead_id" in rows else pd.NA,
             "reason": reasons.to_numpy(),
             "record": [json.dumps(r, default=str, sort_keys=True) for r in records],
         },
@@ -275,7 +273,9 @@ def validate_events(
             ok = ok[~before]
         later = ok.sort_values(["lead_id", "converted_at"]).duplicated("lead_id", keep="first")
         extra.append(
-            pd.Series("later duplicate outcome for the lead (earliest kept)", index=later.index[later])
+            pd.Series(
+                "later duplicate outcome for the lead (earliest kept)", index=later.index[later]
+            )
         )
     all_reasons = pd.concat([reasons, *extra]).sort_index()
     clean, bad = split_by_reasons(frame, all_reasons, table=table)

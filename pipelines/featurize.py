@@ -54,7 +54,12 @@ def validate_feature_table(
 
 
 def assign_cohorts(
-    labelled: pd.DataFrame, *, split_by: str, train_fraction: float, calibration_fraction: float, seed: int
+    labelled: pd.DataFrame,
+    *,
+    split_by: str,
+    train_fraction: float,
+    calibration_fraction: float,
+    seed: int,
 ) -> pd.Series:
     """Cohort per row: by as-of time, by row order, or stratified random."""
     if split_by == "auto":
@@ -102,7 +107,10 @@ def build_training_table(
     removed = labels["status"].value_counts().to_dict()
     eligible = labels["status"] == ELIGIBLE
     table = build_feature_table(
-        leads=leads[eligible], activities=activities, as_of=labels.loc[eligible, "as_of"], config=config
+        leads=leads[eligible],
+        activities=activities,
+        as_of=labels.loc[eligible, "as_of"],
+        config=config,
     )
     table["label"] = labels.loc[eligible, "label"].to_numpy()
     table["cohort"] = assign_cohorts(
@@ -160,5 +168,7 @@ def main(
         "features: %d leads, %s; cohorts %s",
         summary["leads"],
         ", ".join(f"{k} {v}" for k, v in summary["by_status"].items()),
-        ", ".join(f"{k} {v['rows']} ({v['positives']} converted)" for k, v in summary["cohorts"].items()),
+        ", ".join(
+            f"{k} {v['rows']} ({v['positives']} converted)" for k, v in summary["cohorts"].items()
+        ),
     )

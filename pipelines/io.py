@@ -99,7 +99,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp.chmod(0o644)  # mkstemp makes 0600; outputs are shared data, not secrets
     try:
         yield tmp
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -17,6 +17,7 @@ from features.split import TRAIN
 from models.train import (
     NotEnoughDataError,
     check_enough_data,
+    early_stopping_split,
     fit_booster,
     make_spec,
     monotone_constraints,
@@ -64,8 +65,11 @@ def train_model(
         min_positives=int(train_params.get("min_positives", 40)),
         min_negatives=int(train_params.get("min_negatives", 40)),
     )
-    spec = make_spec(rows, features=config.feature_columns(), categorical=config.categorical_columns())
+    spec = make_spec(
+        rows, features=config.feature_columns(), categorical=config.categorical_columns()
+    )
     X = prepare_matrix(rows, spec)
+    stopping_fraction = float(train_params.get("early_stopping_fraction", 0.15))
     constraints = monotone_constraints(
         spec.features,
         increasing=train_params.get("monotone_increasing") or [],
@@ -76,12 +80,11 @@ def train_model(
         y=rows["label"],
         params=train_params["lightgbm"],
         constraints=constraints,
-        early_stopping_fraction=float(train_params.get("early_stopping_fraction", 0.15)),
+        early_stopping_fraction=stopping_fraction,
         early_stopping_rounds=int(train_params.get("early_stopping_rounds", 50)),
         num_boost_round=int(train_params.get("num_boost_round", 2000)),
     )
-    n_stop = max(1, int(round(len(rows) * float(train_params.get("early_stopping_fraction", 0.15)))))
-    stop = slice(len(rows) - n_stop, len(rows))
+    _, stop = early_stopping_split(len(rows), fraction=stopping_fraction)
     metrics = {
         "train_rows": float(len(rows)),
         "train_positives": float(rows["label"].sum()),
