@@ -20,8 +20,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 run: install  ## dvc repro on the embedded synthetic export, then score the open leads
-	$(BIN)/dvc repro
-	$(BIN)/leadscore score-default
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: install  ## the whole test suite
 	$(BIN)/python -m pytest

@@ -1,0 +1,78 @@
+"""Threshold approval: who approved which thresholds for which model version, and when.
+
+The record lives in two places that must agree: tags on the MLflow model version (what
+scoring reads) and a JSON file under `data/approvals/` (what a reviewer can diff).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pipelines.errors import EXIT_MODEL, LeadscoreError
+from pipelines.io import write_json
+
+logger = logging.getLogger(__name__)
+
+APPROVALS_DIR = Path("data/approvals")
+APPROVAL_TAG = "approved_thresholds"
+APPROVED = "approved"
+PROPOSED = "proposed"
+
+
+def approval_file(*, model_name: str, version: str, directory: Path = APPROVALS_DIR) -> Path:
+    """Where the approval of one model version is written."""
+    return Path(directory) / f"{model_name}-v{version}.json"
+
+
+def record_approval(
+    *,
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    mql_threshold: float,
+    sql_threshold: float,
+    approved_by: str,
+    note: str = "",
+    directory: Path = APPROVALS_DIR,
+) -> dict[str, Any]:
+    """Record an approval as model-version tags and as a JSON file; returns the record."""
+    if not approved_by.strip():
+        raise LeadscoreError("an approval needs the approver's name (--by)")
+    if mql_threshold > sql_threshold:
+        raise LeadscoreError(
+            f"MQL threshold {mql_threshold} is above the SQL threshold {sql_threshold}"
+        )
+    record = {
+        "model_name": model_name,
+        "model_version": str(version),
+        "mql_threshold": float(mql_threshold),
+        "sql_threshold": float(sql_threshold),
+        "approved_by": approved_by.strip(),
+        "approved_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "note": note,
+    }
+    try:
+        client.set_model_version_tag(model_name, str(version), APPROVAL_TAG, json.dumps(record))
+    except MlflowException as exc:
+        raise LeadscoreError(
+            f"cannot tag {model_name} version {version}: {exc.message}", exit_code=EXIT_MODEL
+        ) from exc
+    write_json(record, approval_file(model_name=model_name, version=version, directory=directory))
+    return record
+
+
+def load_approval(*, client: MlflowClient, model_name: str, version: str) -> dict[str, Any] | None:
+    """The approval recorded on a model version, or None when nobody approved it yet."""
+    try:
+        tags = client.get_model_version(model_name, str(version)).tags
+    except MlflowException:
+        return None
+    payload = tags.get(APPROVAL_TAG)
+    return json.loads(payload) if payload else None
