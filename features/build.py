@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 STANDARD_ACTIVITY_TYPES: tuple[str, ...] = (
     "page_view",
@@ -182,20 +184,66 @@ class FeatureConfig:
         ) + self.behavioural_columns()
 
 
+def _arrow(values: pd.Series | Sequence[str]) -> pa.Array:
+    """Values as an Arrow array (dictionary-encoded stays dictionary-encoded)."""
+    array = pa.array(
+        values.astype(object)
+        if isinstance(values, pd.Series) and values.dtype == object
+        else values
+    )
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _as_large_string(array: pa.Array) -> pa.Array:
+    return array if array.type == pa.large_string() else pc.cast(array, pa.large_string())
+
+
+def lookup_codes(values: pd.Series, keys: Sequence[str] | pd.Series) -> np.ndarray:
+    """Position of each value in `keys` (-1 when absent or missing), hashed by Arrow."""
+    key_set = _as_large_string(
+        _arrow(pd.Series(list(keys) if not isinstance(keys, pd.Series) else keys, dtype=object))
+    )
+    array = _arrow(values)
+    if pa.types.is_dictionary(array.type):
+        in_keys = pc.index_in(_as_large_string(array.dictionary), value_set=key_set)
+        per_entry = np.append(in_keys.fill_null(-1).to_numpy(zero_copy_only=False), -1)
+        indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return per_entry[indices]
+    codes = pc.index_in(_as_large_string(array), value_set=key_set)
+    return codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def page_category_codes(pages: pd.Series, categories: Mapping[str, Sequence[str]]) -> np.ndarray:
     """Category index per page (first matching substring wins), -1 for none or missing."""
-    codes, uniques = pd.factorize(pages.astype("string").str.lower(), use_na_sentinel=True)
-    unique_text = pd.Series(uniques, dtype="string")
-    per_unique = np.full(len(unique_text), -1, dtype=np.int64)
+    array = _arrow(pages)
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(_as_large_string(array))
+    unique_text = pd.Series(array.dictionary.to_pylist(), dtype="string").str.lower()
+    per_unique = np.full(len(unique_text) + 1, -1, dtype=np.int64)
     for index, patterns in reversed(list(enumerate(categories.values()))):
         pattern = "|".join(re.escape(p) for p in patterns)
         if pattern:
             hit = unique_text.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)
-            per_unique[hit] = index
-    out = np.full(len(codes), -1, dtype=np.int64)
-    known = codes >= 0
-    out[known] = per_unique[codes[known]]
-    return out
+            per_unique[:-1][hit] = index
+    indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return per_unique[indices]
+
+
+def epoch_ns(values: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch (UTC) of a timestamp column, as int64."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy().astype("datetime64[ns]").view(np.int64)
+
+
+def _distinct_per_lead(lead_pos: np.ndarray, day: np.ndarray, n_leads: int) -> np.ndarray:
+    """Number of distinct days per lead (hash of one int64 key per event)."""
+    if lead_pos.size == 0:
+        return np.zeros(n_leads)
+    offset = day - day.min()
+    key = lead_pos.astype(np.int64) * (int(offset.max()) + 1) + offset
+    unique = pd.unique(key)
+    return np.bincount(unique // (int(offset.max()) + 1), minlength=n_leads).astype(float)
 
 
 def _grouped_count(
@@ -213,22 +261,19 @@ def build_behavioural_features(
 ) -> pd.DataFrame:
     """Behavioural features per lead from its activities at or before its as-of moment."""
     n = len(lead_ids)
-    index = pd.Index(lead_ids.to_numpy())
-    as_of_ns = as_of.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    lead_pos = index.get_indexer(activities["lead_id"].to_numpy())
-    occurred_ns = activities["occurred_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    as_of_ns = epoch_ns(as_of)
+    lead_pos = lookup_codes(activities["lead_id"], lead_ids)
+    occurred_ns = epoch_ns(activities["occurred_at"])
+    type_code = lookup_codes(activities["activity_type"], STANDARD_ACTIVITY_TYPES)
+    if "page" in activities:
+        page_code = page_category_codes(activities["page"], config.page_categories)
+    else:
+        page_code = np.full(len(activities), -1, dtype=np.int64)
     known = lead_pos >= 0
-    lead_pos, occurred_ns = lead_pos[known], occurred_ns[known]
-    age_ns = as_of_ns[lead_pos] - occurred_ns
-    visible = age_ns >= 0  # the point-in-time rule: nothing after T
+    age_ns = np.where(known, as_of_ns[np.maximum(lead_pos, 0)] - occurred_ns, -1)
+    visible = known & (age_ns >= 0)  # the point-in-time rule: nothing after T
     lead_pos, age_ns = lead_pos[visible], age_ns[visible]
-    rows = np.flatnonzero(known)[visible]
-    types = activities["activity_type"].to_numpy()[rows]
-    type_code = pd.Categorical(types, categories=STANDARD_ACTIVITY_TYPES).codes.astype(np.int64)
-    page_code = page_category_codes(
-        activities["page"].iloc[rows] if "page" in activities else pd.Series([None] * len(rows)),
-        config.page_categories,
-    )
+    occurred_ns, type_code, page_code = occurred_ns[visible], type_code[visible], page_code[visible]
     age_days = age_ns / DAY_NS
     spans: list[tuple[str, np.ndarray | None]] = [
         (f"{w}d", age_ns <= w * DAY_NS) for w in config.windows_days
@@ -266,16 +311,14 @@ def build_behavioural_features(
         columns[f"decayed_{activity_type}"] = decayed[:, t_index]
     columns["engagement_score"] = decayed.sum(axis=1)
 
-    day_index = (as_of_ns[lead_pos] - age_ns) // DAY_NS
-    active = pd.DataFrame({"lead": lead_pos, "day": day_index, "age": age_ns})
-    distinct_days = active.drop_duplicates(["lead", "day"])
-    columns["active_days_total"] = _grouped_count(distinct_days["lead"].to_numpy(), n)
+    day_index = occurred_ns // DAY_NS
+    columns["active_days_total"] = _distinct_per_lead(lead_pos, day_index, n)
     longest = max(config.windows_days)
-    recent = distinct_days[distinct_days["age"] <= longest * DAY_NS]
-    columns[f"active_days_{longest}d"] = _grouped_count(recent["lead"].to_numpy(), n)
+    recent = age_ns <= longest * DAY_NS
+    columns[f"active_days_{longest}d"] = _distinct_per_lead(lead_pos[recent], day_index[recent], n)
     is_view = type_code == STANDARD_ACTIVITY_TYPES.index("page_view")
-    view_days = active[is_view].drop_duplicates(["lead", "day"])
-    columns["is_returning_visitor"] = (_grouped_count(view_days["lead"].to_numpy(), n) >= 2) * 1.0
+    view_days = _distinct_per_lead(lead_pos[is_view], day_index[is_view], n)
+    columns["is_returning_visitor"] = (view_days >= 2) * 1.0
     form_codes = [STANDARD_ACTIVITY_TYPES.index(t) for t in FORM_CONVERSION_TYPES]
     columns["n_form_conversions"] = type_counts["total"][:, form_codes].sum(axis=1)
 
@@ -322,19 +365,26 @@ def seniority_from_title(titles: pd.Series) -> pd.Series:
 
 def email_domain_flags(emails: pd.Series, config: FeatureConfig) -> pd.DataFrame:
     """Domain-type flags from e-mail addresses; neither the address nor the domain is kept."""
-    domain = emails.astype("string").str.strip().str.lower().str.extract(r"@([^@\s]+)$")[0]
-    has_email = domain.notna()
-    personal = domain.isin(config.personal_domains).fillna(False)
-    competitor = domain.isin(config.competitor_domains).fillna(False)
-    student = pd.Series(False, index=emails.index)
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(_as_large_string(_arrow(emails.astype("string")))))
+    matched = pc.extract_regex(text, r"^[^@\s]+@(?P<domain>[^@\s]+)$")
+    domain = pc.struct_field(matched, "domain")
+
+    def flag(mask: pa.Array) -> np.ndarray:
+        return mask.fill_null(False).to_numpy(zero_copy_only=False).astype(float)
+
+    student = pa.array(np.zeros(len(emails), dtype=bool))
     for suffix in config.student_domain_suffixes:
-        student |= domain.str.endswith(suffix).fillna(False).astype(bool)
+        student = pc.or_(student, pc.ends_with(domain, suffix).fill_null(False))
     return pd.DataFrame(
         {
-            "has_email": has_email.astype(float),
-            "is_personal_email": personal.astype(float),
-            "is_competitor_domain": competitor.astype(float),
-            "is_student_domain": student.astype(float),
+            "has_email": flag(pc.is_valid(domain)),
+            "is_personal_email": flag(
+                pc.is_in(domain, value_set=pa.array(config.personal_domains, pa.large_string()))
+            ),
+            "is_competitor_domain": flag(
+                pc.is_in(domain, value_set=pa.array(config.competitor_domains, pa.large_string()))
+            ),
+            "is_student_domain": flag(student),
         },
         index=emails.index,
     )

@@ -23,8 +23,7 @@ def split_by_order(
     """Cohort per row by rank of `order` (oldest first; ties broken by position), newest last."""
     _validate_fractions(train_fraction, calibration_fraction)
     n = len(order)
-    rank = np.empty(n, dtype=np.int64)
-    rank[np.argsort(order.to_numpy(), kind="stable")] = np.arange(n)
+    rank = order.rank(method="first").to_numpy() - 1  # ties keep their row order
     n_train = round(n * train_fraction)
     n_calibration = round(n * calibration_fraction)
     cohort = np.where(
