@@ -71,6 +71,7 @@ class FeatureConfig:
     decay_half_life_days: float = 14.0
     hand_raiser_types: tuple[str, ...] = ("trial_request", "demo_request", "contact_sales")
     page_categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    lowercase_categories: bool = False
     behavioural: bool = True
 
     @classmethod
@@ -98,6 +99,7 @@ class FeatureConfig:
                 str(k): tuple(str(p).lower() for p in v)
                 for k, v in (features.get("page_categories") or {}).items()
             },
+            lowercase_categories=bool(features.get("lowercase_categories", False)),
             behavioural=behavioural,
         )
 
@@ -396,6 +398,8 @@ def build_demographic_features(*, leads: pd.DataFrame, config: FeatureConfig) ->
     for name in config.categorical:
         values = leads[name] if name in leads else pd.Series(pd.NA, index=leads.index)
         text = values.astype("string").str.strip()
+        if config.lowercase_categories:
+            text = text.str.lower()  # "Google" and "google" are one source
         columns[slug(name)] = text.where(text != "").astype("category")
     numeric_columns: dict[str, pd.Series] = {}
     for name in config.numeric:

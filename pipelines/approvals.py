@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,24 @@ def record_approval(
     approved_by: str,
     note: str = "",
     directory: Path = APPROVALS_DIR,
+    details: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record an approval as model-version tags and as a JSON file; returns the record."""
+    """Record an approval as model-version tags and as a JSON file; returns the record.
+
+    `details` (e.g. the proposed values, whether they were edited, the expected effect) is
+    stored with the record; the keys scoring reads always win.
+    """
     if not approved_by.strip():
         raise LeadscoreError("an approval needs the approver's name (--by)")
     if mql_threshold > sql_threshold:
         raise LeadscoreError(
             f"MQL threshold {mql_threshold} is above the SQL threshold {sql_threshold}"
         )
+    for name, value in (("MQL", mql_threshold), ("SQL", sql_threshold)):
+        if not 0.0 <= float(value) <= 1.0:
+            raise LeadscoreError(f"{name} threshold {value} is not a probability in [0, 1]")
     record = {
+        **dict(details or {}),
         "model_name": model_name,
         "model_version": str(version),
         "mql_threshold": float(mql_threshold),
@@ -60,6 +70,11 @@ def record_approval(
     }
     try:
         client.set_model_version_tag(model_name, str(version), APPROVAL_TAG, json.dumps(record))
+        # flat copies, readable in the MLflow UI; the JSON tag above is what scoring reads
+        for key in ("approved_by", "approved_at", "mql_threshold", "sql_threshold"):
+            client.set_model_version_tag(
+                model_name, str(version), f"approval.{key}", str(record[key])
+            )
     except MlflowException as exc:
         raise LeadscoreError(
             f"cannot tag {model_name} version {version}: {exc.message}", exit_code=EXIT_MODEL

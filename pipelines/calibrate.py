@@ -15,7 +15,9 @@ import typer
 
 from features.split import CALIBRATION
 from models.calibration import Calibrator, fit_calibrator
-from models.thresholds import choose_thresholds
+from models.rules import HAND_RAISER_COLUMN
+from models.stages import assign_stages, disqualified_mask
+from models.thresholds import choose_thresholds, stage_curve, stage_effect, what_if_table
 from models.train import ModelSpec, predict_raw, prepare_matrix
 from pipelines.config import load_params, section
 from pipelines.io import write_json
@@ -40,6 +42,61 @@ def cohort_weeks(as_of: pd.Series, *, fallback_weeks: float) -> float:
     return max(float(span), 1.0)
 
 
+def stage_overrides(
+    rows: pd.DataFrame, *, hand_raiser_to_sql: bool, disqualify_when: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(forced into SQL, disqualified) per row, exactly as scoring applies them."""
+    forced = np.zeros(len(rows), dtype=bool)
+    if hand_raiser_to_sql and HAND_RAISER_COLUMN in rows.columns:
+        forced = rows[HAND_RAISER_COLUMN].fillna(0).to_numpy(dtype=float) >= 1
+    return forced, disqualified_mask(rows, disqualify_when)
+
+
+def propose_thresholds(
+    *,
+    y: np.ndarray,
+    probability: np.ndarray,
+    forced: np.ndarray,
+    excluded: np.ndarray,
+    weeks: float,
+    threshold_params: dict[str, Any],
+) -> dict[str, Any]:
+    """Proposed MQL/SQL thresholds, their expected effect (with intervals) and a what-if grid."""
+    choices = choose_thresholds(
+        y=y, p=probability, policy=threshold_params, weeks=weeks, forced=forced, excluded=excluded
+    )
+    stages = assign_stages(
+        scores=probability,
+        mql_threshold=choices["mql"].threshold,
+        sql_threshold=choices["sql"].threshold,
+        hand_raiser=forced,
+        disqualified=excluded,
+        hand_raiser_to_sql=True,  # `forced` is already empty when the override is off
+    )
+    confidence = float(threshold_params.get("confidence", 0.95))
+    expected = stage_effect(
+        y,
+        stages,
+        weeks=weeks,
+        n_boot=int(threshold_params.get("bootstrap_samples", 1000)),
+        seed=int(threshold_params.get("seed", 0)),
+        confidence=confidence,
+        predictive=True,
+    )
+    curve = stage_curve(y, probability, forced=forced, excluded=excluded)
+    thresholds: dict[str, Any] = {name: choice.to_dict() for name, choice in choices.items()}
+    thresholds |= {
+        "cohort_weeks": weeks,
+        "chosen_on": "calibration",
+        "confidence": confidence,
+        "expected": expected.to_dict(orient="records"),
+        "what_if": what_if_table(
+            curve, weeks=weeks, max_rows=int(threshold_params.get("what_if_rows", 200))
+        ).to_dict(orient="records"),
+    }
+    return thresholds
+
+
 def calibrate_and_choose(
     *,
     table: pd.DataFrame,
@@ -47,6 +104,7 @@ def calibrate_and_choose(
     spec: ModelSpec,
     calibration_params: dict[str, Any],
     threshold_params: dict[str, Any],
+    disqualify_when: dict[str, float] | None = None,
 ) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
     """(calibrator, calibration info, thresholds with what they give on the cohort)."""
     rows = cohort_rows(table, CALIBRATION)
@@ -63,14 +121,19 @@ def calibrate_and_choose(
     weeks = cohort_weeks(
         rows["as_of"], fallback_weeks=float(threshold_params.get("cohort_weeks", 13))
     )
-    choices = choose_thresholds(
-        y=rows["label"].to_numpy(), p=probability, policy=threshold_params, weeks=weeks
+    hand_raiser_to_sql = bool(threshold_params.get("hand_raiser_to_sql", True))
+    forced, excluded = stage_overrides(
+        rows, hand_raiser_to_sql=hand_raiser_to_sql, disqualify_when=dict(disqualify_when or {})
     )
-    thresholds = {name: choice.to_dict() for name, choice in choices.items()}
-    for choice in thresholds.values():
-        choice["volume_per_week"] = choice["volume"] / weeks
-    thresholds["cohort_weeks"] = weeks
-    thresholds["hand_raiser_to_sql"] = bool(threshold_params.get("hand_raiser_to_sql", True))
+    thresholds = propose_thresholds(
+        y=rows["label"].to_numpy(),
+        probability=probability,
+        forced=forced,
+        excluded=excluded,
+        weeks=weeks,
+        threshold_params=threshold_params,
+    )
+    thresholds["hand_raiser_to_sql"] = hand_raiser_to_sql
     info["calibration_rows"] = len(rows)
     info["calibration_positives"] = int(rows["label"].sum())
     return calibrator, info, thresholds
@@ -91,6 +154,7 @@ def main(
         spec=spec,
         calibration_params=section(all_params, "calibration"),
         threshold_params=section(all_params, "thresholds"),
+        disqualify_when=(all_params.get("rules") or {}).get("disqualify_when") or {},
     )
     write_json(calibrator.to_dict(), model_dir / "calibrator.json")
     write_json(info, model_dir / "calibration_info.json")
@@ -106,8 +170,12 @@ def main(
                 "calibration_brier_raw": info["brier_raw"],
                 "proposed_mql_threshold": thresholds["mql"]["threshold"],
                 "proposed_sql_threshold": thresholds["sql"]["threshold"],
+                "proposed_sql_leads_per_week": thresholds["sql"]["volume_per_week"],
+                "proposed_sql_precision": thresholds["sql"]["precision"],
+                "proposed_mql_recall": thresholds["mql"]["recall"],
             }
         )
+        mlflow.log_dict(thresholds, "thresholds/proposed.json")
         mlflow.set_tag("calibration_method", info["method"])
     logger.info(
         "calibrate: %s on %d leads; proposed MQL >= %.3f, SQL >= %.3f",

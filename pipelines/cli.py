@@ -7,11 +7,23 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from pipelines import calibrate, evaluate, extract, featurize, generate, train
+from pipelines import (
+    calibrate,
+    evaluate,
+    extract,
+    featurize,
+    generate,
+    report,
+    score,
+    thresholds_cli,
+    train,
+)
+from pipelines.config import apply_overrides
 from pipelines.errors import LeadscoreError
 
 app = typer.Typer(
@@ -70,4 +82,37 @@ app.command("calibrate", help="Calibrate probabilities; propose MQL/SQL threshol
 )
 app.command("evaluate", help="Model vs points on the test cohort; register; promotion gate.")(
     guarded(evaluate.main)
+)
+
+params_app = typer.Typer(help="Point the pipeline at another export by params alone.")
+app.add_typer(params_app, name="params")
+
+
+@params_app.command("apply")
+@guarded
+def apply_params(
+    override: Annotated[Path, typer.Argument(help="Override file, e.g. params/datasets/x.yaml.")],
+    params: Annotated[Path, typer.Option(help="The params.yaml to update.")] = Path("params.yaml"),
+) -> None:
+    """Write the override's section.key values into params.yaml (comments kept)."""
+    changed = apply_overrides(params_path=params, override_path=override)
+    typer.echo(f"{params}: {len(changed)} keys set from {override}: {', '.join(changed)}")
+
+
+app.command("score", help="Score every open lead with the registered model (streamed, atomic).")(
+    guarded(score.main)
+)
+app.command("report", help="Write the marketing report (HTML) on the test cohort.")(
+    guarded(report.main)
+)
+
+thresholds_app = typer.Typer(
+    help="Show the proposed and approved stage thresholds; approve them.", no_args_is_help=True
+)
+app.add_typer(thresholds_app, name="thresholds")
+thresholds_app.command("show", help="Proposed and approved thresholds, expected effect.")(
+    guarded(thresholds_cli.show)
+)
+thresholds_app.command("approve", help="Record who approved which thresholds, and when.")(
+    guarded(thresholds_cli.approve)
 )

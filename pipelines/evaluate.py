@@ -158,7 +158,7 @@ def stage_rates(
             stages,
             n_boot=int(evaluate_params.get("bootstrap_samples", 1000)),
             seed=int(evaluate_params.get("seed", 0)),
-        )
+        ).reset_index()  # the stage is the index; keep it as a column
         rates.insert(0, "scorer", scorer)
         frames.append(rates)
     out = pd.concat(frames, ignore_index=True)

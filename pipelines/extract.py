@@ -52,6 +52,7 @@ class SourceSpec:
     label_column: str | None = None
     csv_separator: str = ","
     missing_values: list[str] = field(default_factory=list)
+    missing_values_by_column: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, source: dict[str, Any]) -> SourceSpec:
@@ -68,6 +69,10 @@ class SourceSpec:
             label_column=source.get("label_column"),
             csv_separator=source.get("csv_separator") or ",",
             missing_values=[str(v) for v in source.get("missing_values") or []],
+            missing_values_by_column={
+                str(column): [str(v) for v in values]
+                for column, values in (source.get("missing_values_by_column") or {}).items()
+            },
         )
 
 
@@ -121,7 +126,11 @@ def parse_timestamp(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values.dt.tz_localize("UTC").astype(UTC_NS)
     parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-    return parsed.astype(UTC_NS)
+    # a year like 2999 parses but overflows nanoseconds: one bad cell, not a crash
+    in_range = parsed.between(
+        pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    )
+    return parsed.where(in_range).astype(UTC_NS)
 
 
 def parse_label(values: pd.Series) -> pd.Series:
@@ -345,10 +354,20 @@ def empty_outcomes() -> pd.DataFrame:
     )
 
 
+def mask_sentinels(frame: pd.DataFrame, sentinels: dict[str, list[str]]) -> pd.DataFrame:
+    """Per-column placeholder values (e.g. pdays 999 = never contacted) read as missing."""
+    out = frame.copy()
+    for column, values in sentinels.items():
+        if column in out:
+            text = out[column].astype("string").str.strip()
+            out[column] = out[column].mask(text.isin(values).fillna(False))
+    return out
+
+
 def read_export(spec: SourceSpec) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
     """Read the export's tables and rename their columns to the canonical names."""
     read = {"separator": spec.csv_separator, "missing_values": spec.missing_values}
-    raw_leads = read_table(spec.leads, **read)
+    raw_leads = mask_sentinels(read_table(spec.leads, **read), spec.missing_values_by_column)
     if spec.id_column == "__row_number__":
         # Exports without an id: the 1-based row number is the id (documented in README).
         raw_leads.insert(0, "__row_number__", (raw_leads.index + 1).astype(str))

@@ -50,9 +50,13 @@ def load_training_table(features_dir: Path) -> tuple[pd.DataFrame, FeatureConfig
 
 
 def cohort_rows(table: pd.DataFrame, cohort: str) -> pd.DataFrame:
-    """Rows of one cohort, oldest first (ties by lead_id) so 'newest slice' means something."""
+    """Rows of one cohort, oldest first so 'newest slice' means something.
+
+    Ties (and exports without timestamps) keep the table's order, which is the export's
+    row order: for a time-ordered single table that order is time.
+    """
     rows = table[table["cohort"] == cohort]
-    return rows.sort_values(["as_of", "lead_id"], kind="stable").reset_index(drop=True)
+    return rows.sort_values("as_of", kind="stable").reset_index(drop=True)
 
 
 def train_model(

@@ -87,7 +87,7 @@ def world() -> dict:
 
 
 def test_training_is_deterministic(world):
-    again, _, metrics = train_model(
+    again, _, _ = train_model(
         table=world["table"], config=world["config"], train_params=world["params"]["train"]
     )
     assert again.model_to_string() == world["booster"].model_to_string()

@@ -1,0 +1,379 @@
+"""`report` stage: the marketing report on the test cohort, written as HTML and logged to MLflow.
+
+The registered model version of this pipeline run scores the test cohort exactly as the
+scoring job would; the page then shows what the proposed thresholds give, with intervals,
+beside the points system. The scored evidence (no lead ids) is kept so a data scientist can
+reproduce every table from the MLflow run (`notebooks/01-threshold-review.ipynb`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import typer
+from mlflow.tracking import MlflowClient
+
+from features.naming import describe_feature
+from features.split import TEST
+from models.artifact import ScoringBundle
+from models.evaluation import calibration_points, fraction_label, gains_points, lift_and_gains
+from models.rules import HAND_RAISER_COLUMN
+from models.stages import DISQUALIFIED, SQL, disqualified_mask
+from models.thresholds import (
+    capacity_table,
+    funnel,
+    stage_curve,
+    stage_effect,
+    stage_movement,
+    what_if_table,
+)
+from models.train import contributions, prepare_matrix
+from pipelines.approvals import load_approval
+from pipelines.calibrate import cohort_weeks
+from pipelines.config import load_params
+from pipelines.errors import EXIT_MODEL, LeadscoreError
+from pipelines.io import write_json, write_table
+from pipelines.report_html import ReportContext, render_report
+from pipelines.tracking import EXPERIMENT, MODEL_NAME, configure_tracking, run_id_of
+from pipelines.train import FEATURES_DIR, MODEL_DIR, cohort_rows, load_training_table
+
+logger = logging.getLogger(__name__)
+
+REPORTS_DIR = Path("data/reports")
+INTERIM_DIR = Path("data/interim")
+REPORT_FILE = "report.html"
+EVIDENCE_FILE = "stage_evidence.csv"  # text: provably free of e-mail addresses
+STAGE_METRICS_FILE = "stage_metrics.json"
+ARTIFACT_DIR = "report"
+EVIDENCE_COLUMNS = [
+    "as_of",
+    "label",
+    "probability",
+    "stage",
+    "rule_score",
+    "rule_stage",
+    "forced",
+    "excluded",
+]
+
+
+def load_registered_scorer(version: str) -> ScoringBundle:
+    """The scorer inside a registered model version (as the scoring job loads it)."""
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version}")
+    except mlflow.exceptions.MlflowException as exc:
+        raise LeadscoreError(
+            f"cannot load {MODEL_NAME} version {version}: {exc.message}", exit_code=EXIT_MODEL
+        ) from exc
+    return model.unwrap_python_model().scorer
+
+
+def stage_evidence(scorer: ScoringBundle, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per test lead (no id): as_of, label, probability, both stages, points, the overrides."""
+    scored = scorer.score(rows, override={"top_reasons": 1})
+    forced = np.zeros(len(rows), dtype=bool)
+    if bool(scorer.stage_policy.get("hand_raiser_to_sql", True)) and HAND_RAISER_COLUMN in rows:
+        forced = rows[HAND_RAISER_COLUMN].fillna(0).to_numpy(dtype=float) >= 1
+    return pd.DataFrame(
+        {
+            "as_of": rows["as_of"].to_numpy(),
+            "label": rows["label"].to_numpy(dtype=np.int64),
+            "probability": scored["probability"].to_numpy(dtype=float),
+            "stage": scored["stage"].astype(str).to_numpy(),
+            "rule_score": scored["rule_score"].to_numpy(dtype=float),
+            "rule_stage": scored["rule_stage"].astype(str).to_numpy(),
+            "forced": forced,
+            "excluded": disqualified_mask(rows, scorer.stage_policy.get("disqualify_when", {})),
+        }
+    )
+
+
+def top_drivers(scorer: ScoringBundle, rows: pd.DataFrame, *, top: int) -> pd.DataFrame:
+    """The features that move the scores most: mean |LightGBM contribution|, in words."""
+    contrib = contributions(scorer.booster, prepare_matrix(rows, scorer.spec))[:, :-1]
+    weight = np.abs(contrib).mean(axis=0)
+    share = weight / weight.sum() if weight.sum() > 0 else weight
+    order = np.argsort(-share, kind="stable")[:top]
+    return pd.DataFrame(
+        {
+            "feature": [scorer.spec.features[i] for i in order],
+            "driver": [describe_feature(scorer.spec.features[i]) for i in order],
+            "share": share[order],
+        }
+    )
+
+
+def lift_rows(
+    y: np.ndarray, model: np.ndarray, points: np.ndarray, fractions: list[float]
+) -> pd.DataFrame:
+    """Lift and gains in the top shares of leads, model beside points, as display text."""
+    by_model = lift_and_gains(y, model, fractions)
+    by_points = lift_and_gains(y, points, fractions)
+    rows = []
+    for fraction in fractions:
+        label = fraction_label(fraction)
+        rows.append(
+            {
+                "share": f"{fraction:.0%}",
+                "model": f"{by_model[f'lift_at_{label}']:.1f}x",
+                "points": f"{by_points[f'lift_at_{label}']:.1f}x",
+                "model_gains": f"{by_model[f'gains_at_{label}']:.0%}",
+                "points_gains": f"{by_points[f'gains_at_{label}']:.0%}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sufficiency_checks(
+    *,
+    features_summary: dict[str, Any],
+    extract_summary: dict[str, Any],
+    train_params: dict[str, Any],
+) -> list[tuple[str, str, bool]]:
+    """(title, detail, ok) lines for the data-sufficiency panel."""
+    cohorts = features_summary.get("cohorts") or {}
+    checks = []
+    train = cohorts.get("train") or {}
+    need = int(train_params.get("min_positives", 40))
+    positives = int(train.get("positives", 0))
+    checks.append(
+        (
+            "Enough conversions to learn from",
+            f"{positives:,} converted leads in the training period (minimum {need:,})",
+            positives >= need,
+        )
+    )
+    for name in ("calibration", "test"):
+        info = cohorts.get(name) or {}
+        got = int(info.get("positives", 0))
+        checks.append(
+            (
+                f"Conversions in the {name} period",
+                f"{got:,} (the thresholds and intervals rest on these; 100+ keeps them tight)",
+                got >= 100,
+            )
+        )
+    read = sum(int(t.get("read", 0)) for t in extract_summary.values() if isinstance(t, dict))
+    bad = sum(int(t.get("quarantined", 0)) for t in extract_summary.values() if isinstance(t, dict))
+    share = bad / read if read else 0.0
+    checks.append(
+        (
+            "Clean input",
+            f"{bad:,} of {read:,} rows quarantined ({share:.2%}); see data/interim/quarantine.csv",
+            share < 0.01,
+        )
+    )
+    return checks
+
+
+def effect_metrics(effect: pd.DataFrame, *, prefix: str) -> dict[str, float]:
+    """Flat metrics (for dvc metrics diff and MLflow) from a stage-effect table."""
+    out: dict[str, float] = {}
+    for stage, key in ((SQL, "sql"), ("MQL or higher", "mql_or_higher")):
+        row = effect.set_index("stage").loc[stage]
+        for metric in ("leads_per_week", "precision", "recall"):
+            for suffix in ("", "_low", "_high"):
+                out[f"{prefix}{key}_{metric}{suffix}"] = float(row[f"{metric}{suffix}"])
+    return out
+
+
+def build_context(
+    *,
+    evidence: pd.DataFrame,
+    thresholds: dict[str, Any],
+    drivers: pd.DataFrame,
+    points_thresholds: dict[str, float],
+    version: str,
+    alias: str,
+    metrics: dict[str, Any],
+    extract_summary: dict[str, Any],
+    features_summary: dict[str, Any],
+    params: dict[str, Any],
+    approval: dict[str, Any] | None,
+) -> ReportContext:
+    """Every table and number of the page, from the scored test cohort."""
+    report_params = params.get("report") or {}
+    n_boot = int(report_params.get("bootstrap_samples", 1000))
+    seed = int(report_params.get("seed", 0))
+    confidence = float(report_params.get("confidence", 0.95))
+    y = evidence["label"].to_numpy()
+    weeks = cohort_weeks(evidence["as_of"], fallback_weeks=13.0)
+    effect_kwargs = {"weeks": weeks, "n_boot": n_boot, "seed": seed, "confidence": confidence}
+    model_effect = stage_effect(y, evidence["stage"].to_numpy(), **effect_kwargs)
+    points_effect = stage_effect(y, evidence["rule_stage"].to_numpy(), **effect_kwargs)
+    expected = pd.DataFrame(thresholds.get("expected") or [])
+    if expected.empty:  # bundles from before intervals were stored: show the test figures
+        expected = model_effect
+    curve = stage_curve(
+        y,
+        evidence["probability"].to_numpy(),
+        forced=evidence["forced"].to_numpy(),
+        excluded=evidence["excluded"].to_numpy(),
+    )
+    points_sql = points_effect.set_index("stage").loc[SQL]
+    fractions = [
+        float(f) for f in (params.get("evaluate") or {}).get("lift_fractions", [0.05, 0.1, 0.2])
+    ]
+    gains = pd.concat(
+        [
+            gains_points(y, evidence["probability"], model="model"),
+            gains_points(y, evidence["rule_score"], model="points"),
+        ],
+        ignore_index=True,
+    )
+    return ReportContext(
+        model_name=MODEL_NAME,
+        model_version=str(version),
+        model_alias=alias,
+        generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+        period_start=str(pd.Timestamp(evidence["as_of"].min()).date()),
+        period_end=str(pd.Timestamp(evidence["as_of"].max()).date()),
+        weeks=weeks,
+        confidence=confidence,
+        thresholds=thresholds,
+        model_effect=model_effect,
+        points_effect=points_effect,
+        expected_effect=expected,
+        movement=stage_movement(evidence["rule_stage"].to_numpy(), evidence["stage"].to_numpy()),
+        what_if=what_if_table(curve, weeks=weeks),
+        capacity=capacity_table(
+            curve,
+            weeks=weeks,
+            leads_per_week=report_params.get("capacities_per_week", [25, 50, 100, 200]),
+        ),
+        points_sql={
+            "leads_per_week": float(points_sql["leads_per_week"]),
+            "precision": float(points_sql["precision"]),
+        },
+        calibration=calibration_points(y, evidence["probability"]),
+        calibration_metrics=metrics.get("model") or {},
+        gains=gains,
+        lift=lift_rows(
+            y, evidence["probability"].to_numpy(), evidence["rule_score"].to_numpy(), fractions
+        ),
+        drivers=drivers,
+        funnel_model=funnel(y, evidence["stage"].to_numpy()),
+        funnel_points=funnel(y, evidence["rule_stage"].to_numpy()),
+        points_thresholds=points_thresholds,
+        extract_summary=extract_summary,
+        features_summary=features_summary,
+        sufficiency=sufficiency_checks(
+            features_summary=features_summary,
+            extract_summary=extract_summary,
+            train_params=params.get("train") or {},
+        ),
+        approval=approval,
+        hand_raisers_per_week=float((evidence["forced"] & ~evidence["excluded"]).sum() / weeks),
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON file, or {} (with a warning) when a summary is missing."""
+    if not path.exists():
+        logger.warning("%s not found; its panel stays empty", path)
+        return {}
+    return json.loads(path.read_text())
+
+
+def latest_run_id(experiment: str = EXPERIMENT) -> str:
+    """The newest run of the experiment that holds a report."""
+    runs = mlflow.search_runs(
+        experiment_names=[experiment], order_by=["attributes.start_time DESC"], output_format="list"
+    )
+    for run in runs:
+        if "report_sql_precision" in run.data.metrics:
+            return run.info.run_id
+    raise LeadscoreError(f"no run with a report in experiment {experiment!r}", exit_code=EXIT_MODEL)
+
+
+def read_evidence(path: Path) -> pd.DataFrame:
+    """The scored evidence file written by `main`, with its types restored."""
+    evidence = pd.read_csv(path)
+    evidence["as_of"] = pd.to_datetime(evidence["as_of"], utc=True, format="ISO8601")
+    for column in ("forced", "excluded"):
+        evidence[column] = evidence[column].astype(bool)
+    return evidence
+
+
+def load_run_evidence(run_id: str | None = None) -> tuple[pd.DataFrame, dict[str, Any], str]:
+    """(scored test evidence, proposed thresholds, run id) from an MLflow run (latest default)."""
+    run_id = run_id or latest_run_id()
+    with tempfile.TemporaryDirectory() as tmp:
+        evidence_path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=f"{ARTIFACT_DIR}/{EVIDENCE_FILE}", dst_path=tmp
+        )
+        evidence = read_evidence(Path(evidence_path))
+    thresholds = mlflow.artifacts.load_dict(f"runs:/{run_id}/thresholds/proposed.json")
+    return evidence, thresholds, run_id
+
+
+def main(
+    params: Annotated[Path, typer.Option(help="Path to params.yaml.")] = Path("params.yaml"),
+    features_dir: Annotated[Path, typer.Option(help="Feature table directory.")] = FEATURES_DIR,
+    model_dir: Annotated[Path, typer.Option(help="Model directory.")] = MODEL_DIR,
+    reports_dir: Annotated[Path, typer.Option(help="The report goes here.")] = REPORTS_DIR,
+    interim_dir: Annotated[Path, typer.Option(help="Extract summary directory.")] = INTERIM_DIR,
+) -> None:
+    """Write the marketing report (HTML) for the model version this pipeline registered."""
+    all_params = load_params(params)
+    registered = json.loads((model_dir / "registered.json").read_text())
+    version = str(registered["version"])
+    configure_tracking()
+    scorer = load_registered_scorer(version)
+    table, _ = load_training_table(features_dir)
+    test_rows = cohort_rows(table, TEST)
+    evidence = stage_evidence(scorer, test_rows)
+    client = MlflowClient()
+    context = build_context(
+        evidence=evidence,
+        thresholds=scorer.bundle["thresholds"],
+        drivers=top_drivers(
+            scorer, test_rows, top=int((all_params.get("report") or {}).get("top_drivers", 10))
+        ),
+        points_thresholds={
+            "mql_points": float(scorer.rules.mql_points),
+            "sql_points": float(scorer.rules.sql_points),
+        },
+        version=version,
+        alias=str(registered.get("alias", "")),
+        metrics=_read_json(reports_dir / "metrics.json"),
+        extract_summary=_read_json(interim_dir / "extract_summary.json"),
+        features_summary=_read_json(features_dir / "features_summary.json"),
+        params=all_params,
+        approval=load_approval(client=client, model_name=MODEL_NAME, version=version),
+    )
+    html = render_report(context)
+    report_path = reports_dir / REPORT_FILE
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(html, encoding="utf-8")
+    write_table(evidence, reports_dir / EVIDENCE_FILE)
+    stage_metrics = {
+        "test_weeks": context.weeks,
+        **effect_metrics(context.model_effect, prefix="report_"),
+        **effect_metrics(context.points_effect, prefix="report_points_"),
+    }
+    write_json(stage_metrics, reports_dir / STAGE_METRICS_FILE)
+    with mlflow.start_run(run_id=run_id_of(model_dir / "run.json")):
+        mlflow.log_metrics({k: v for k, v in stage_metrics.items() if isinstance(v, float)})
+        for name in (REPORT_FILE, EVIDENCE_FILE, STAGE_METRICS_FILE):
+            mlflow.log_artifact(str(reports_dir / name), artifact_path=ARTIFACT_DIR)
+    sql = context.model_effect.set_index("stage").loc[SQL]
+    logger.info(
+        "report: %s; SQL %.0f leads/week (%.0f-%.0f), precision %.1f%% (%.1f-%.1f%%);"
+        " %d disqualified",
+        report_path,
+        sql["leads_per_week"],
+        sql["leads_per_week_low"],
+        sql["leads_per_week_high"],
+        100 * sql["precision"],
+        100 * sql["precision_low"],
+        100 * sql["precision_high"],
+        int((evidence["stage"] == DISQUALIFIED).sum()),
+    )

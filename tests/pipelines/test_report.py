@@ -1,0 +1,224 @@
+"""The marketing report in a real headless browser (offline), and the review notebook."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import mlflow
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbclient import NotebookClient
+
+from models.stages import assign_stages
+from models.thresholds import choose_thresholds
+from pipelines.report import (
+    ARTIFACT_DIR,
+    EVIDENCE_FILE,
+    STAGE_METRICS_FILE,
+    build_context,
+    effect_metrics,
+)
+from pipelines.report_html import render_report
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "01-threshold-review.ipynb"
+PLOT_LABELS = [
+    "Conversion rate per stage",
+    "What-if",
+    "Gains",
+    "Calibration",
+    "Funnel",
+    "Top drivers",
+]
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
+
+
+def synthetic_evidence(seed: int = 0, n: int = 3000) -> tuple[pd.DataFrame, dict]:
+    """Scored test leads as the report stage keeps them, and proposed thresholds."""
+    rng = np.random.default_rng(seed)
+    p = rng.beta(0.7, 6.0, n)
+    forced = rng.random(n) < 0.03
+    p = np.where(forced, np.clip(p + 0.35, 0, 1), p)
+    excluded = rng.random(n) < 0.04
+    y = rng.binomial(1, p)
+    points = np.round(p * 150 + rng.normal(0, 15, n))
+    policy = {"sql_policy": "precision", "sql_precision": 0.45, "mql_recall": 0.8}
+    choices = choose_thresholds(y=y, p=p, policy=policy, weeks=8, forced=forced, excluded=excluded)
+    overrides = {"hand_raiser": forced, "disqualified": excluded, "hand_raiser_to_sql": True}
+    stage = assign_stages(
+        scores=p,
+        mql_threshold=choices["mql"].threshold,
+        sql_threshold=choices["sql"].threshold,
+        **overrides,
+    )
+    rule_stage = assign_stages(scores=points, mql_threshold=50, sql_threshold=100, **overrides)
+    start = pd.Timestamp("2025-08-01", tz="UTC")
+    evidence = pd.DataFrame(
+        {
+            "as_of": start + pd.to_timedelta(np.sort(rng.uniform(0, 56, n)), unit="D"),
+            "label": y,
+            "probability": p,
+            "stage": stage,
+            "rule_score": points,
+            "rule_stage": rule_stage,
+            "forced": forced,
+            "excluded": excluded,
+        }
+    )
+    thresholds = {key: choice.to_dict() for key, choice in choices.items()}
+    return evidence, thresholds
+
+
+def render(evidence: pd.DataFrame, thresholds: dict) -> tuple[str, object]:
+    context = build_context(
+        evidence=evidence,
+        thresholds=thresholds,
+        drivers=pd.DataFrame(
+            {
+                "feature": ["is_hand_raiser", "n_page_pricing_30d"],
+                "driver": ["Asked for a demo, trial or sales contact", "Pricing page visits"],
+                "share": [0.3, 0.2],
+            }
+        ),
+        points_thresholds={"mql_points": 50.0, "sql_points": 100.0},
+        version="7",
+        alias="challenger",
+        metrics={"model": {"ece": 0.01, "brier": 0.07}},
+        extract_summary={"leads": {"read": 100, "kept": 99, "quarantined": 1}},
+        features_summary={"cohorts": {"test": {"rows": 3000, "positives": 300}}},
+        params={"report": {"bootstrap_samples": 200}},
+        approval=None,
+    )
+    return render_report(context), context
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser() -> str:
+    found = chromium()
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required under CI (.ci/run installs it)")
+        pytest.skip("Chromium not installed: apt-get install chromium to run the browser test")
+    return found
+
+
+def run_chromium(
+    browser: str, page: Path, profile: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """Headless Chromium with the network unreachable (a dead proxy) and a fresh profile."""
+    return subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--proxy-server=127.0.0.1:9",
+            "--enable-logging=stderr",
+            "--v=0",
+            *extra,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_report_is_self_contained_and_free_of_personal_data():
+    html, context = render(*synthetic_evidence())
+    assert "<script" not in html and "<link" not in html and "src=" not in html
+    assert not re.search(r"url\((?!#)", html), "no external CSS resources"
+    assert not EMAIL.search(html)
+    assert html.count("<svg") == len(PLOT_LABELS)
+    assert 'id="stage-table"' in html and "Awaiting approval" in html
+    sql = context.model_effect.set_index("stage").loc["SQL"]
+    assert sql["leads_per_week_low"] <= sql["leads_per_week"] <= sql["leads_per_week_high"]
+
+
+def test_report_renders_offline_in_headless_chromium(browser: str, tmp_path: Path):
+    html, _ = render(*synthetic_evidence(seed=1))
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    shot = tmp_path / "report.png"
+    result = run_chromium(
+        browser,
+        page,
+        tmp_path / "profile",
+        "--dump-dom",
+        f"--screenshot={shot}",
+        "--window-size=1280,4000",
+        "--hide-scrollbars",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert 'id="stage-table"' in dom and "MQL or higher" in dom
+    for label in PLOT_LABELS:
+        assert re.search(rf'<svg[^>]*aria-label="{label}', dom), f"plot missing: {label}"
+    console_errors = [
+        line
+        for line in result.stderr.splitlines()
+        if "CONSOLE" in line or "net::ERR" in line or "Uncaught" in line
+    ]
+    assert not console_errors, console_errors
+    assert shot.exists() and shot.stat().st_size > 50_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture()
+def tracked_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """A tmp MLflow store with one run holding the evidence `leadscore report` logs."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment("leadscore", artifact_location=(tmp_path / "mlruns").as_uri())
+    evidence, thresholds = synthetic_evidence(seed=2)
+    _, context = render(evidence, thresholds)
+    metrics = effect_metrics(context.model_effect, prefix="report_")
+    files = tmp_path / "files"
+    files.mkdir()
+    evidence.to_csv(files / EVIDENCE_FILE, index=False)
+    (files / STAGE_METRICS_FILE).write_text(json.dumps(metrics))
+    mlflow.set_experiment("leadscore")
+    with mlflow.start_run() as run:
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(thresholds, "thresholds/proposed.json")
+        for name in (EVIDENCE_FILE, STAGE_METRICS_FILE):
+            mlflow.log_artifact(str(files / name), artifact_path=ARTIFACT_DIR)
+    return tmp_path, run.info.run_id
+
+
+def test_review_notebook_reproduces_the_stage_table(tracked_run: tuple[Path, str]):
+    project, run_id = tracked_run
+    (project / "notebooks").mkdir()
+    copy = project / "notebooks" / NOTEBOOK.name
+    shutil.copy2(NOTEBOOK, copy)
+    notebook = nbformat.read(copy, as_version=4)
+    NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(copy.parent)}},
+    ).execute()
+    outputs = "\n".join(
+        str(output.get("text", "")) for cell in notebook.cells for output in cell.get("outputs", [])
+    )
+    assert f"run {run_id}" in outputs
+    assert "SQL:" in outputs and "leads/week" in outputs
+    assert not [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]

@@ -1,0 +1,145 @@
+"""`leadscore thresholds show|approve` against a real MLflow sqlite store in tmp."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from models.artifact import LeadScoringModel
+from pipelines.approvals import APPROVAL_TAG, approval_file, load_approval
+from pipelines.cli import app
+from pipelines.tracking import MODEL_NAME
+
+PROPOSED = {
+    "mql": {"threshold": 0.08, "policy": "recall", "target": 0.8, "message": ""},
+    "sql": {"threshold": 0.4, "policy": "precision", "target": 0.5, "message": ""},
+    "expected": [
+        {
+            "stage": "SQL",
+            "leads_per_week": 80.0,
+            "leads_per_week_low": 70.0,
+            "leads_per_week_high": 90.0,
+            "precision": 0.5,
+            "precision_low": 0.45,
+            "precision_high": 0.55,
+            "recall": 0.45,
+            "recall_low": 0.4,
+            "recall_high": 0.5,
+        }
+    ],
+    "what_if": [
+        {"threshold": t, "leads_per_week": lpw, "precision": prec, "recall": rec}
+        for t, lpw, prec, rec in [
+            (0.9, 20.0, 0.7, 0.1),
+            (0.4, 80.0, 0.5, 0.45),
+            (0.3, 120.0, 0.4, 0.55),
+            (0.08, 300.0, 0.24, 0.8),
+            (0.01, 700.0, 0.1, 0.95),
+        ]
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A tmp sqlite store with one registered version whose bundle holds `PROPOSED`."""
+    root = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(experiment_name="leadscore")
+        bundle = root / "bundle"
+        bundle.mkdir()
+        (bundle / "bundle.json").write_text(json.dumps({"thresholds": PROPOSED}))
+        with mlflow.start_run():
+            mlflow.pyfunc.log_model(
+                name="model",
+                python_model=LeadScoringModel(),
+                artifacts={"bundle_dir": str(bundle)},
+                registered_model_name=MODEL_NAME,
+                pip_requirements=["mlflow"],
+            )
+    return root, uri
+
+
+@pytest.fixture()
+def store(tracking: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared store with no approval recorded yet; returns a fresh directory."""
+    _, uri = tracking
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    for tag in client.get_model_version(MODEL_NAME, "1").tags:
+        if tag == APPROVAL_TAG or tag.startswith("approval."):
+            client.delete_model_version_tag(MODEL_NAME, "1", tag)
+    return tmp_path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_show_before_approval_says_proposed(store: Path):
+    result = invoke("thresholds", "show", "--version", "1")
+    assert result.exit_code == 0, result.output
+    assert "proposed" in result.output and "Not approved" in result.output
+    assert "40.0%" in result.output  # the proposed SQL threshold
+
+
+def test_approve_round_trips_through_mlflow_and_json(store: Path):
+    approvals = store / "approvals"
+    result = invoke(
+        "thresholds", "approve", "--by", "Dana Marketing", "--note", "Q3 plan",
+        "--version", "1", "--approvals-dir", str(approvals),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    client = MlflowClient()
+    record = load_approval(client=client, model_name=MODEL_NAME, version="1")
+    assert record["mql_threshold"] == 0.08 and record["sql_threshold"] == 0.4
+    assert record["approved_by"] == "Dana Marketing" and record["approved_at"]
+    assert record["model_version"] == "1" and record["edited"] is False
+    on_disk = json.loads(
+        approval_file(model_name=MODEL_NAME, version="1", directory=approvals).read_text()
+    )
+    assert on_disk == json.loads(client.get_model_version(MODEL_NAME, "1").tags[APPROVAL_TAG])
+    assert (
+        client.get_model_version(MODEL_NAME, "1").tags["approval.approved_by"] == "Dana Marketing"
+    )
+    shown = invoke("thresholds", "show", "--model", f"models:/{MODEL_NAME}/1")
+    assert "approved" in shown.output and "Dana Marketing" in shown.output
+
+
+def test_approve_edited_values_records_them_with_their_expected_effect(store: Path):
+    result = invoke(
+        "thresholds", "approve", "--by", "Sam", "--mql", "0.1", "--sql", "0.3",
+        "--approvals-dir", str(store / "approvals"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output  # newest version used when no champion
+    record = load_approval(client=MlflowClient(), model_name=MODEL_NAME, version="1")
+    assert (record["mql_threshold"], record["sql_threshold"]) == (0.1, 0.3)
+    assert record["edited"] is True and record["proposed_sql_threshold"] == 0.4
+    assert record["expected_on_calibration"]["sql"]["leads_per_week"] == 120.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["--mql", "0.5", "--sql", "0.2"], "above the SQL threshold", 2),
+        (["--sql", "1.5"], "not a probability", 2),
+        (["--version", "9"], "not found", 5),
+    ],
+)
+def test_bad_approvals_stop_with_one_line(store: Path, args: list[str], message: str, code: int):
+    result = CliRunner().invoke(
+        app, ["thresholds", "approve", "--by", "Sam", "--approvals-dir", str(store / "a"), *args]
+    )
+    assert result.exit_code == code
+    assert message in result.output
+    assert load_approval(client=MlflowClient(), model_name=MODEL_NAME, version="1") is None
