@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import tempfile
@@ -37,6 +38,7 @@ from models.evaluation import (
 )
 from models.rules import PointsBaseline
 from models.stages import SQL
+from models.train import predict_raw, prepare_matrix
 from pipelines.calibrate import load_booster
 from pipelines.config import load_params, section
 from pipelines.io import write_json, write_table
@@ -47,7 +49,13 @@ from pipelines.tracking import (
     configure_tracking,
     run_id_of,
 )
-from pipelines.train import FEATURES_DIR, MODEL_DIR, cohort_rows, load_training_table
+from pipelines.train import (
+    FEATURES_DIR,
+    MODEL_DIR,
+    cohort_rows,
+    load_training_table,
+    train_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +228,29 @@ def champion_roc_auc(
     return auc
 
 
+def rolling_backtest(
+    *, table: pd.DataFrame, config: FeatureConfig, train_params: dict[str, Any], blocks: int
+) -> np.ndarray:
+    """Raw probabilities for the test cohort, each of `blocks` time-ordered test blocks scored by
+    a model retrained on every row before it (expanding window, as in Moro et al. 2014).
+
+    This backtests a model that is retrained as labels arrive; same hyperparameters, same
+    early stopping on the newest slice of each window. Probabilities are not recalibrated.
+    """
+    history = pd.concat(
+        [cohort_rows(table, TRAIN), cohort_rows(table, CALIBRATION)], ignore_index=True
+    )
+    test = cohort_rows(table, TEST)
+    edges = np.linspace(0, len(test), blocks + 1).round().astype(int)
+    predictions = np.empty(len(test))
+    for start, stop in itertools.pairwise(edges):
+        window = pd.concat([history, test.iloc[:start]], ignore_index=True).assign(cohort=TRAIN)
+        booster, spec, _ = train_model(table=window, config=config, train_params=train_params)
+        block = prepare_matrix(test.iloc[start:stop], spec)
+        predictions[start:stop] = predict_raw(booster, block)
+    return predictions
+
+
 def promotion_decision(
     *, metrics: dict[str, Any], champion_auc: float | None, promotion: dict[str, Any]
 ) -> dict[str, Any]:
@@ -314,6 +345,15 @@ def main(
     generate = all_params.get("generate") or {}
     if (all_params.get("source") or {}).get("kind") == "synthetic" and generate.get("truth_path"):
         metrics["truth"] = truth_metrics(test, probability, Path(generate["truth_path"]))
+    blocks = int(evaluate_params.get("rolling_blocks", 0) or 0)
+    if blocks > 0:
+        rolling = rolling_backtest(
+            table=table, config=config, train_params=section(all_params, "train"), blocks=blocks
+        )
+        metrics["model_rolling_retrain"] = classification_metrics(
+            test["label"].to_numpy(), rolling, ece_bins=int(evaluate_params.get("ece_bins", 10))
+        )
+        metrics["model_rolling_retrain"]["blocks"] = blocks
     rates = stage_rates(
         y=test["label"].to_numpy(),
         model_stage=scored["stage"].to_numpy(),
