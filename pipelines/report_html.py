@@ -451,6 +451,21 @@ def summary_points(context: ReportContext) -> list[str]:
     return items
 
 
+def base_rate_drift_note(cohorts: Mapping[str, Any], *, ratio: float = 1.5) -> str | None:
+    """Words for marketing when the conversion rate moved between the train and test periods."""
+    train = (cohorts.get("train") or {}).get("conversion_rate")
+    test = (cohorts.get("test") or {}).get("conversion_rate")
+    if not train or not test or max(train, test) / min(train, test) < ratio:
+        return None
+    return (
+        f"The conversion rate is not stable over time: {train:.1%} of the leads in the training"
+        f" period converted, {test:.1%} in the test period. Chances learnt from the past are off"
+        " by about that much for today's leads even when the ranking still holds, so retrain"
+        " often (evaluate.rolling_blocks backtests retraining) and watch the drift check that"
+        " every scoring run prints."
+    )
+
+
 def render_report(context: ReportContext) -> str:
     """The whole page."""
     proposed = context.thresholds
@@ -701,6 +716,8 @@ def render_report(context: ReportContext) -> str:
         f"<b>{escape(title)}</b>: {escape(detail)}</li>"
         for title, detail, ok in context.sufficiency
     )
+    drift_words = base_rate_drift_note(cohorts)
+    drift_note = f'<div class="callout warn">{escape(drift_words)}</div>' if drift_words else ""
     by_status = (context.features_summary or {}).get("by_status") or {}
     status_words = ", ".join(
         f"{num(v)} {escape(k.replace('_', ' '))}" for k, v in by_status.items()
@@ -808,6 +825,7 @@ test leads (LightGBM contributions).</p>
 <p class="muted">{status_words}. Censored leads are too recent for their outcome to be known;
 leads converted before they could be scored are not open leads.</p>
 {cohort_table}
+{drift_note}
 </section>
 <footer>Generated {escape(context.generated_at)} by <code>leadscore report</code> from model
 {escape(context.model_name)} v{escape(context.model_version)}. Works offline; contains no

@@ -222,3 +222,13 @@ def test_review_notebook_reproduces_the_stage_table(tracked_run: tuple[Path, str
     assert f"run {run_id}" in outputs
     assert "SQL:" in outputs and "leads/week" in outputs
     assert not [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def test_base_rate_drift_is_discussed_not_hidden():
+    from pipelines.report_html import base_rate_drift_note
+
+    drifting = {"train": {"conversion_rate": 0.056}, "test": {"conversion_rate": 0.38}}
+    note = base_rate_drift_note(drifting)
+    assert note is not None and "5.6%" in note and "38.0%" in note
+    steady = {"train": {"conversion_rate": 0.09}, "test": {"conversion_rate": 0.095}}
+    assert base_rate_drift_note(steady) is None
