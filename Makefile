@@ -19,8 +19,20 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+SCORES := data/scored/open_leads.parquet
+SCORE_ARGS = --leads data/interim/leads.parquet --activities data/interim/activities.parquet \
+	--outcomes data/interim/outcomes.parquet --output $(SCORES) --as-of "$$AS_OF"
+
 run: install  ## dvc repro on the embedded synthetic export, then score the open leads
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	@AS_OF=$$($(BIN)/python -c "import yaml, pandas as pd; g = yaml.safe_load(open('params.yaml'))['generate']; print((pd.Timestamp(g['start']) + pd.Timedelta(days=g['days'])).isoformat())"); \
+	echo "scoring the open leads as of $$AS_OF (end of the synthetic data)"; \
+	$(BIN)/leadscore score $(SCORE_ARGS) || { test $$? -eq 5 && \
+	  echo "no champion model yet (promotion gate not passed): scoring with the version this run registered" && \
+	  $(BIN)/leadscore score $(SCORE_ARGS) --model "models:/lead-conversion/$$($(BIN)/python -c "import json; print(json.load(open('data/model/registered.json'))['version'])")"; }
+	@echo "scores:     $(SCORES)"
+	@echo "summary:    $(SCORES:.parquet=.summary.json)"
+	@echo "quarantine: $(SCORES:.parquet=.quarantine.csv)"
 
 test: install  ## the whole test suite
 	$(BIN)/python -m pytest

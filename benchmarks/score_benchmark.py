@@ -1,0 +1,195 @@
+"""Benchmark of batch scoring: `leadscore score` end to end vs the raw floor, side by side.
+
+    .venv/bin/python benchmarks/score_benchmark.py --leads 1000000 2000000
+
+Run from the repo root after `dvc repro` (it scores with `models:/lead-conversion@champion`
+from the local store). For each size it measures, each in its own subprocess so that the
+peak RSS (os.wait4) is that command's own:
+- `leadscore score` on the Parquet export (wall time, leads/s, peak RSS);
+- the floor: reading the same three files with pyarrow plus raw `booster.predict` on the
+  same leads' feature matrix (built beforehand, not timed).
+Exports are generated once with `pipelines.generate.generate_export` in parts of at most
+1M leads (disjoint ids, so 2M = two 1M exports) and cached under --cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PART_SIZE = 1_000_000
+START = "2025-01-01"
+DAYS = 365
+AS_OF = "2026-01-01T00:00:00Z"  # the end of the synthetic data
+
+
+def ensure_export(n_leads: int, cache: Path) -> Path:
+    """Generate (once) a Parquet export of n_leads in parts of at most PART_SIZE leads."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.config import load_params
+    from pipelines.generate import generate_export
+
+    directory = cache / f"leads_{n_leads}"
+    if (directory / "done").exists():
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    params = load_params(ROOT / "params.yaml")
+    writers: dict[str, pq.ParquetWriter] = {}
+    for part, first in enumerate(range(0, n_leads, PART_SIZE)):
+        export = generate_export(
+            n_leads=min(PART_SIZE, n_leads - first),
+            start=START,
+            days=DAYS,
+            seed=42 + part,
+            observation_days=params["label"]["observation_days"],
+            horizon_days=params["label"]["horizon_days"],
+            competitor_domains=params["features"]["competitor_domains"],
+            personal_domains=params["features"]["personal_domains"],
+        )
+        prefix = f"P{part}"
+        activity_ids = export.activities["lead_id"].cat.categories
+        tables = {
+            "leads": export.leads.assign(lead_id=prefix + export.leads["lead_id"]),
+            "activities": export.activities.assign(
+                lead_id=export.activities["lead_id"].cat.rename_categories(
+                    prefix + activity_ids.astype(str)
+                )
+            ),
+            "outcomes": export.outcomes.assign(lead_id=prefix + export.outcomes["lead_id"]),
+        }
+        del export
+        for name, frame in tables.items():
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if name not in writers:
+                writers[name] = pq.ParquetWriter(directory / f"{name}.parquet", table.schema)
+            writers[name].write_table(table.cast(writers[name].schema))
+        del tables
+    for writer in writers.values():
+        writer.close()
+    (directory / "done").write_text("")
+    return directory
+
+
+def measured(args: list[str]) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, stdout) of one command in its own process."""
+    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    start = time.perf_counter()
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    stdout = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{args[:3]} failed with {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_maxrss * 1024, stdout
+
+
+def floor(directory: Path, model_uri: str) -> None:
+    """Child mode: time reading the files plus raw booster.predict on the feature matrix."""
+    import mlflow
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from features.build import build_feature_table
+    from models.train import prepare_matrix
+    from pipelines.tracking import configure_tracking
+
+    configure_tracking()
+    scorer = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    scorer = scorer.scorer
+    as_of = pd.Timestamp(AS_OF)
+    leads = pd.read_parquet(directory / "leads.parquet")
+    outcomes = pd.read_parquet(directory / "outcomes.parquet")
+    converted = outcomes.loc[outcomes["converted_at"] <= as_of, "lead_id"]
+    leads = leads[(leads["created_at"] <= as_of) & ~leads["lead_id"].isin(converted)]
+    activities = pd.read_parquet(directory / "activities.parquet")
+    activities["lead_id"] = activities["lead_id"].astype(str)
+    table = build_feature_table(
+        leads=leads,
+        activities=activities,
+        as_of=pd.Series(as_of, index=leads.index),
+        config=scorer.feature_config,
+    )
+    X = prepare_matrix(table, scorer.spec)
+    del activities, table, leads
+    start = time.perf_counter()
+    for name in ("leads", "activities", "outcomes"):
+        pq.read_table(directory / f"{name}.parquet")
+    read = time.perf_counter() - start
+    start = time.perf_counter()
+    scorer.booster.predict(X, num_iteration=scorer.booster.best_iteration or None)
+    predict = time.perf_counter() - start
+    print(json.dumps({"read_s": read, "predict_s": predict, "rows": len(X)}))
+
+
+def main() -> None:
+    """Generate, measure and print a table of figures (also written as JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, nargs="+", default=[1_000_000, 2_000_000])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/leadscore_score_bench"))
+    parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--model", default="models:/lead-conversion@champion")
+    parser.add_argument("--floor-of", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.floor_of:
+        floor(args.floor_of, args.model)
+        return
+    python = sys.executable
+    leadscore = str(Path(python).parent / "leadscore")
+    results = []
+    for n_leads in args.leads:
+        directory = ensure_export(n_leads, args.cache)
+        output = directory / "scores.parquet"
+        command = [leadscore, "score", "--leads", str(directory / "leads.parquet")]
+        command += ["--activities", str(directory / "activities.parquet")]
+        command += ["--outcomes", str(directory / "outcomes.parquet")]
+        command += ["--output", str(output), "--as-of", AS_OF, "--model", args.model]
+        if args.chunk_size:
+            command += ["--chunk-size", str(args.chunk_size)]
+        wall, rss, _ = measured(command)
+        summary = json.loads(output.with_suffix(".summary.json").read_text())
+        scored = int(summary["counts"]["scored"])
+        row = {
+            "leads": n_leads,
+            "events": int(summary["counts"]["activities_read"]),
+            "scored": scored,
+            "score_wall_s": round(wall, 1),
+            "score_leads_per_s": round(scored / wall),
+            "score_peak_rss_mb": round(rss / 2**20),
+            "score_timings_s": summary["timings_s"],
+        }
+        if not args.skip_floor:
+            floor_command = [python, __file__, "--floor-of", str(directory), "--model", args.model]
+            _, _, stdout = measured(floor_command)
+            figures = json.loads(stdout.strip().splitlines()[-1])
+            floor_s = figures["read_s"] + figures["predict_s"]
+            row |= {
+                "floor_read_s": round(figures["read_s"], 1),
+                "floor_predict_s": round(figures["predict_s"], 1),
+                "floor_s": round(floor_s, 1),
+                "ratio_to_floor": round(wall / floor_s, 2),
+            }
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    if len(results) > 1:
+        base = results[0]["score_peak_rss_mb"]
+        for row in results[1:]:
+            print(
+                f"peak RSS at {row['leads']} vs {results[0]['leads']}: "
+                f"{row['score_peak_rss_mb'] / base - 1:+.1%}"
+            )
+    (args.cache / "score_benchmark.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

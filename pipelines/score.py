@@ -1,0 +1,779 @@
+"""Batch scoring job: every open lead scored with the registered model, streamed in chunks.
+
+One pass hash-partitions leads, activities and outcomes by lead_id into temporary buckets
+(`pipelines.score_partition`); each bucket is then validated with the extract stage's checks
+(bad rows to the quarantine), reduced to the leads open at the as-of moment, turned into
+features by `features.build.build_feature_table` with the model's own configuration, and
+scored. Output, quarantine and summary are written to temporary files and renamed at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from features.build import build_feature_table
+from features.schemas import RawActivities, RawOutcomes
+from models.artifact import REASONS_PATH, REASONS_SHAP, ScoringBundle
+from models.drift import observed_shares, population_stability_index
+from models.stages import STAGE_ORDER
+from pipelines.approvals import APPROVED, PROPOSED, load_approval
+from pipelines.config import load_params
+from pipelines.errors import EXIT_GATE, EXIT_MODEL, DataQualityError, InputError, LeadscoreError
+from pipelines.extract import (
+    QUARANTINE_COLUMNS,
+    mask_sentinels,
+    validate_events,
+    validate_leads,
+)
+from pipelines.io import ParquetChunkWriter, atomic_path, table_format, write_json
+from pipelines.score_partition import (
+    SLOT,
+    BucketWriter,
+    TableSource,
+    canonical_names,
+    estimate_rows,
+    partition,
+    source_columns,
+)
+from pipelines.tracking import MODEL_NAME, configure_tracking
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@champion"
+OUTPUT_COLUMNS = [
+    "lead_id",
+    "probability",
+    "stage",
+    "rule_score",
+    "rule_stage",
+    "reasons",
+    "model_version",
+    "thresholds_status",
+    "scored_at",
+]
+SKIPPED_CONVERTED = "converted at or before the as-of moment"
+SKIPPED_NOT_CREATED = "created after the as-of moment (not open yet)"
+TABLES = ("leads", "activities", "outcomes")
+
+
+class ModelError(LeadscoreError):
+    """The model cannot be found or loaded."""
+
+    exit_code = EXIT_MODEL
+
+
+class DriftGateError(LeadscoreError):
+    """Drift above `score.psi_warn` with `--fail-on-drift`."""
+
+    exit_code = EXIT_GATE
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """The `score` section of params.yaml."""
+
+    chunk_size: int = 50_000
+    max_bad_row_share: float = 0.05
+    psi_warn: float = 0.2
+    top_reasons: int = 3
+    reasons_method: str = REASONS_PATH
+    max_future_skew_hours: float = 24.0
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ScoreSettings:
+        """Build from params.yaml (missing keys take the defaults above)."""
+        score = params.get("score") or {}
+        extract = params.get("extract") or {}
+        return cls(
+            chunk_size=int(score.get("chunk_size", cls.chunk_size)),
+            max_bad_row_share=float(score.get("max_bad_row_share", cls.max_bad_row_share)),
+            psi_warn=float(score.get("psi_warn", cls.psi_warn)),
+            top_reasons=int(score.get("top_reasons", cls.top_reasons)),
+            reasons_method=str(score.get("reasons_method", cls.reasons_method)),
+            max_future_skew_hours=float(
+                extract.get("max_future_skew_hours", cls.max_future_skew_hours)
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The scoring bundle behind a model URI, and which registered version it is."""
+
+    uri: str
+    scorer: ScoringBundle
+    version: str
+    registered_name: str | None
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Stage thresholds in force for this run and where they come from."""
+
+    mql: float
+    sql: float
+    status: str
+    approved_by: str | None = None
+
+
+@dataclass
+class RunState:
+    """Counters accumulated chunk by chunk (all sums, so chunking never changes them)."""
+
+    read: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, int] = field(default_factory=dict)
+    rule_stages: dict[str, int] = field(default_factory=dict)
+    drift_counts: dict[str, np.ndarray] = field(default_factory=dict)
+    scored: int = 0
+    probability_sum: float = 0.0
+
+    def add_counts(self, target: dict[str, int], counts: pd.Series) -> None:
+        """Add value counts into one of the counters."""
+        for key, value in counts.items():
+            target[str(key)] = target.get(str(key), 0) + int(value)
+
+
+Progress = Callable[[int, int, int], None]  # (chunk done, chunks, leads scored so far)
+
+
+def parse_as_of(value: str | None) -> pd.Timestamp:
+    """The as-of moment in UTC (naive means UTC); default now."""
+    if value is None:
+        return pd.Timestamp.now(tz="UTC")
+    try:
+        moment = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--as-of {value!r} is not an ISO 8601 timestamp") from exc
+    if pd.isna(moment):
+        raise InputError(f"--as-of {value!r} is not an ISO 8601 timestamp")
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+
+
+def load_model(uri: str) -> LoadedModel:
+    """Load the pyfunc model and unwrap its scoring bundle; resolve its registered version."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    configure_tracking()
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        message = str(getattr(exc, "message", exc)).strip().splitlines()[0]
+        raise ModelError(f"model {uri} not found or not loadable: {message}") from exc
+    scorer = getattr(model.unwrap_python_model(), "scorer", None)
+    if not isinstance(scorer, ScoringBundle):
+        raise ModelError(f"model {uri} is not a leadscore model (no scoring bundle)")
+    run_id = model.metadata.run_id
+    name, version = registered_version(MlflowClient(), uri, run_id=run_id)
+    return LoadedModel(uri=uri, scorer=scorer, version=version, registered_name=name, run_id=run_id)
+
+
+def registered_version(client: Any, uri: str, *, run_id: str | None) -> tuple[str | None, str]:
+    """(registered model name, version) behind a URI; runs:/ URIs map to a version if any."""
+    from mlflow.exceptions import MlflowException
+
+    if match := re.fullmatch(r"models:/([^/@]+)@(.+)", uri):
+        version = client.get_model_version_by_alias(match[1], match[2]).version
+        return match[1], str(version)
+    if match := re.fullmatch(r"models:/([^/@]+)/(\d+)", uri):
+        return match[1], match[2]
+    if run_id:
+        try:
+            versions = client.search_model_versions(f"run_id='{run_id}'")
+        except MlflowException:
+            versions = []
+        if versions:
+            newest = max(versions, key=lambda v: int(v.version))
+            return newest.name, str(newest.version)
+        return None, f"run:{run_id}"
+    return None, "unregistered"
+
+
+def thresholds_for(model: LoadedModel) -> Thresholds:
+    """Approved thresholds for the model version when recorded, else the proposed ones."""
+    from mlflow.tracking import MlflowClient
+
+    approval = None
+    if model.registered_name is not None:
+        approval = load_approval(
+            client=MlflowClient(), model_name=model.registered_name, version=model.version
+        )
+    if approval:
+        return Thresholds(
+            mql=float(approval["mql_threshold"]),
+            sql=float(approval["sql_threshold"]),
+            status=APPROVED,
+            approved_by=str(approval.get("approved_by") or "") or None,
+        )
+    mql, sql = model.scorer.thresholds()
+    logger.warning(
+        "no approved thresholds for model version %s: using the proposed ones"
+        " (MQL >= %.4f, SQL >= %.4f); every row is marked 'proposed'",
+        model.version,
+        mql,
+        sql,
+    )
+    return Thresholds(mql=mql, sql=sql, status=PROPOSED)
+
+
+def source_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Column mapping and CSV options from the `source` section (canonical names if absent)."""
+    source = params.get("source") or {}
+    renames = {}
+    id_column = source.get("id_column") or "lead_id"
+    if id_column != "__row_number__":
+        renames[id_column] = "lead_id"
+    created = source.get("created_at_column", "created_at")
+    if created:
+        renames[created] = "created_at"
+    return {
+        "renames": renames,
+        "timed": created is not None,
+        "separator": source.get("csv_separator") or ",",
+        "missing_values": tuple(str(v) for v in source.get("missing_values") or ()),
+        "missing_values_by_column": {
+            str(column): [str(v) for v in values]
+            for column, values in (source.get("missing_values_by_column") or {}).items()
+        },
+    }
+
+
+def _quarantine_order(bad: pd.DataFrame, slots: dict[str, pd.Series]) -> pd.DataFrame:
+    """Quarantine rows ordered by (slot, table, source row): independent of chunking."""
+    if bad.empty:
+        return bad
+    slot = pd.Series(0, index=bad.index, dtype=np.int64)
+    for table, table_slots in slots.items():
+        mine = (bad["table"] == table).to_numpy()
+        slot[mine] = table_slots.reindex(bad.loc[mine, "source_row"] - 1).to_numpy()
+    order = pd.DataFrame(
+        {"slot": slot, "table": bad["table"].map(TABLES.index), "row": bad["source_row"]}
+    )
+    return bad.loc[order.sort_values(["slot", "table", "row"], kind="stable").index]
+
+
+def score_bucket(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    outcomes: pd.DataFrame | None,
+    model: LoadedModel,
+    thresholds: Thresholds,
+    settings: ScoreSettings,
+    as_of: pd.Timestamp,
+    latest: pd.Timestamp,
+    timed: bool,
+    scored_at: pd.Timestamp,
+    state: RunState,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scored rows, quarantine rows) of one bucket; counters go to `state`."""
+    slots = {"leads": leads.pop(SLOT)}
+    clean_leads, bad_leads = validate_leads(leads, timed=timed, labelled=False, latest=latest)
+    quarantined = [bad_leads]
+    clean_activities = None
+    if activities is not None:
+        slots["activities"] = activities.pop(SLOT)
+        if "page" not in activities:
+            activities = activities.assign(page=pd.Series(pd.NA, index=activities.index))
+        clean_activities, bad = validate_events(
+            activities,
+            table="activities",
+            model=RawActivities,
+            time_column="occurred_at",
+            leads=clean_leads,
+            latest=latest,
+        )
+        quarantined.append(bad)
+    open_mask = pd.Series(True, index=clean_leads.index)
+    if timed:
+        not_created = (clean_leads["created_at"] > as_of).to_numpy()
+        state.skipped[SKIPPED_NOT_CREATED] += int(not_created.sum())
+        open_mask &= ~not_created
+    if outcomes is not None:
+        slots["outcomes"] = outcomes.pop(SLOT)
+        clean_outcomes, bad = validate_events(
+            outcomes,
+            table="outcomes",
+            model=RawOutcomes,
+            time_column="converted_at",
+            leads=clean_leads,
+            latest=latest,
+        )
+        quarantined.append(bad)
+        converted = clean_outcomes.loc[clean_outcomes["converted_at"] <= as_of, "lead_id"]
+        is_converted = clean_leads["lead_id"].isin(converted).to_numpy() & open_mask.to_numpy()
+        state.skipped[SKIPPED_CONVERTED] += int(is_converted.sum())
+        open_mask &= ~is_converted
+    bad_rows = pd.concat([q for q in quarantined if not q.empty] or [quarantined[0]])
+    for table, group in bad_rows.groupby("table"):
+        state.add_counts(
+            state.quarantined.setdefault(str(table), {}), group["reason"].value_counts()
+        )
+
+    open_leads = clean_leads[open_mask.to_numpy()]
+    open_slots = slots["leads"].loc[open_leads.index]
+    open_leads = open_leads.iloc[np.lexsort((open_leads.index, open_slots.to_numpy()))]
+    scored = score_leads(
+        leads=open_leads,
+        activities=clean_activities,
+        model=model,
+        thresholds=thresholds,
+        settings=settings,
+        as_of=as_of,
+        scored_at=scored_at,
+        state=state,
+    )
+    return scored, _quarantine_order(bad_rows.reset_index(drop=True), slots)
+
+
+def score_leads(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    model: LoadedModel,
+    thresholds: Thresholds,
+    settings: ScoreSettings,
+    as_of: pd.Timestamp,
+    scored_at: pd.Timestamp,
+    state: RunState,
+) -> pd.DataFrame:
+    """Feature table (the training feature function) and scores of clean, open leads."""
+    scorer = model.scorer
+    table = build_feature_table(
+        leads=leads,
+        activities=activities,
+        as_of=pd.Series(as_of, index=leads.index, dtype="datetime64[ns, UTC]"),
+        config=scorer.feature_config,
+    )
+    scores = scorer.score(
+        table,
+        override={
+            "mql_threshold": thresholds.mql,
+            "sql_threshold": thresholds.sql,
+            "top_reasons": settings.top_reasons,
+            "reasons_method": settings.reasons_method,
+        },
+    )
+    references = scorer.bundle.get("references") or {}
+    drift_frame = table.assign(probability=scores["probability"].to_numpy())
+    for name, reference in references.items():
+        if name in drift_frame:
+            counts = observed_shares(drift_frame[name], reference) * len(drift_frame)
+            state.drift_counts[name] = state.drift_counts.get(name, 0) + counts
+    state.scored += len(table)
+    state.add_counts(state.stages, scores["stage"].value_counts())
+    state.add_counts(state.rule_stages, scores["rule_stage"].value_counts())
+    return pd.DataFrame(
+        {
+            "lead_id": table["lead_id"].astype(str).to_numpy(),
+            "probability": scores["probability"].to_numpy(dtype=float),
+            "stage": scores["stage"].astype(str).to_numpy(),
+            "rule_score": scores["rule_score"].to_numpy(dtype=float),
+            "rule_stage": scores["rule_stage"].astype(str).to_numpy(),
+            "reasons": scores["reasons"].astype(str).to_numpy(),
+            "model_version": model.version,
+            "thresholds_status": thresholds.status,
+            "scored_at": pd.Series(scored_at, index=range(len(table))),
+        },
+        columns=OUTPUT_COLUMNS,
+    )
+
+
+def drift_report(state: RunState, references: dict[str, Any], *, psi_warn: float) -> dict[str, Any]:
+    """PSI per referenced feature and of the probability, against the training distribution."""
+    psi = {}
+    if state.scored:
+        for name, counts in state.drift_counts.items():
+            observed = np.asarray(counts, dtype=float) / state.scored
+            psi[name] = round(population_stability_index(references[name]["shares"], observed), 6)
+    drifted = sorted(name for name, value in psi.items() if value > psi_warn)
+    return {"psi": dict(sorted(psi.items())), "psi_warn": psi_warn, "drifted": drifted}
+
+
+class OutputWriter:
+    """Scored chunks appended to a temporary CSV or Parquet file (renamed by the caller)."""
+
+    def __init__(self, path: Path, *, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+        self._parquet = ParquetChunkWriter(path) if fmt == "parquet" else None
+        self._header = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append one chunk."""
+        if self._parquet is not None:
+            if len(frame) or self._parquet._writer is None:
+                self._parquet.write(frame)
+            return
+        if len(frame) or self._header:
+            out = frame.assign(scored_at=frame["scored_at"].map(pd.Timestamp.isoformat))
+            out.to_csv(
+                self.path, mode="w" if self._header else "a", header=self._header, index=False
+            )
+            self._header = False
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self._parquet is not None:
+            self._parquet.close()
+
+
+def empty_output() -> pd.DataFrame:
+    """The output's columns with their types and no rows."""
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype=object),
+            "probability": pd.Series(dtype=float),
+            "stage": pd.Series(dtype=object),
+            "rule_score": pd.Series(dtype=float),
+            "rule_stage": pd.Series(dtype=object),
+            "reasons": pd.Series(dtype=object),
+            "model_version": pd.Series(dtype=object),
+            "thresholds_status": pd.Series(dtype=object),
+            "scored_at": pd.Series(dtype="datetime64[ns, UTC]"),
+        }
+    )
+
+
+def sidecar_paths(output: Path, quarantine: Path | None) -> tuple[Path, Path]:
+    """(quarantine, summary) paths: beside the output unless given."""
+    stem = output.with_suffix("")
+    summary = stem.with_name(stem.name + ".summary.json")
+    return quarantine or stem.with_name(stem.name + ".quarantine.csv"), summary
+
+
+def run_score(
+    *,
+    leads: Path,
+    activities: Path | None,
+    outcomes: Path | None,
+    output: Path,
+    quarantine: Path | None = None,
+    as_of: pd.Timestamp,
+    model: LoadedModel,
+    settings: ScoreSettings,
+    source: dict[str, Any],
+    fail_on_drift: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Score every open lead; write output, quarantine and summary atomically; the summary."""
+    started = time.perf_counter()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    out_format = table_format(output)
+    quarantine_path, summary_path = sidecar_paths(output, quarantine)
+    if table_format(quarantine_path) != "csv":
+        raise InputError(f"{quarantine_path}: the quarantine is a CSV file (use .csv)")
+    timed = bool(source.get("timed", True))
+    common = {"separator": source.get("separator", ","), "renames": source.get("renames", {})}
+    common["missing_values"] = tuple(source.get("missing_values") or ())
+    lead_required = ("lead_id", "created_at") if timed else ("lead_id",)
+    sources = {"leads": TableSource(name="leads", path=leads, required=lead_required, **common)}
+    if activities is not None:
+        required = ("lead_id", "occurred_at", "activity_type")
+        sources["activities"] = TableSource(
+            name="activities", path=activities, required=required, **common
+        )
+    if outcomes is not None:
+        sources["outcomes"] = TableSource(
+            name="outcomes", path=outcomes, required=("lead_id", "converted_at"), **common
+        )
+    for table_source in sources.values():  # every structural fault before any work
+        canonical_names(table_source, source_columns(table_source))
+    n_buckets = max(1, -(-estimate_rows(sources["leads"]) // max(settings.chunk_size, 1)))
+    thresholds = thresholds_for(model)
+    scored_at = pd.Timestamp.now(tz="UTC").floor("s")
+    latest = max(pd.Timestamp.now(tz="UTC"), as_of) + pd.Timedelta(
+        hours=settings.max_future_skew_hours
+    )
+    state = RunState(
+        skipped={SKIPPED_NOT_CREATED: 0, SKIPPED_CONVERTED: 0},
+        stages=dict.fromkeys(STAGE_ORDER, 0),
+        rule_stages=dict.fromkeys(STAGE_ORDER, 0),
+    )
+    with ExitStack() as stack:
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix=".score-", dir=output.parent))
+        )
+        start = time.perf_counter()
+        writers: dict[str, BucketWriter] = {}
+        for name, table_source in sources.items():
+            writers[name], _ = partition(table_source, directory=workdir, n_buckets=n_buckets)
+            state.read[name] = writers[name].rows
+        timings["partition"] = time.perf_counter() - start
+        if state.read["leads"] == 0:
+            raise InputError(f"{leads}: no lead rows")
+        logger.info(
+            "read %s; scoring as of %s in %d chunk(s)",
+            ", ".join(f"{n:,} {t}" for t, n in state.read.items()),
+            as_of.isoformat(),
+            n_buckets,
+        )
+        output_tmp = stack.enter_context(atomic_path(output))
+        quarantine_tmp = stack.enter_context(atomic_path(quarantine_path))
+        writer = OutputWriter(output_tmp, fmt=out_format)
+        pd.DataFrame(columns=QUARANTINE_COLUMNS).to_csv(quarantine_tmp, index=False)
+        start = time.perf_counter()
+        for bucket in range(n_buckets):
+            frames = {name: w.read(bucket) for name, w in writers.items()}
+            if frames["leads"] is None:
+                continue
+            if source.get("missing_values_by_column"):  # as extract does before validation
+                frames["leads"] = mask_sentinels(
+                    frames["leads"], source["missing_values_by_column"]
+                )
+            scored, bad = score_bucket(
+                leads=frames["leads"],
+                activities=frames.get("activities"),
+                outcomes=frames.get("outcomes"),
+                model=model,
+                thresholds=thresholds,
+                settings=settings,
+                as_of=as_of,
+                latest=latest,
+                timed=timed,
+                scored_at=scored_at,
+                state=state,
+            )
+            writer.write(scored)
+            bad.to_csv(quarantine_tmp, mode="a", header=False, index=False)
+            if progress is not None:
+                progress(bucket + 1, n_buckets, state.scored)
+        if state.scored == 0:
+            writer.write(empty_output())
+        writer.close()
+        timings["score"] = time.perf_counter() - start
+        timings["total"] = time.perf_counter() - started
+        summary = run_summary(
+            state=state,
+            model=model,
+            thresholds=thresholds,
+            settings=settings,
+            as_of=as_of,
+            scored_at=scored_at,
+            paths={"output": output, "quarantine": quarantine_path, "summary": summary_path},
+            inputs={name: s.path for name, s in sources.items()},
+            n_chunks=n_buckets,
+            timings=timings,
+        )
+        too_many = [
+            (table, sum(reasons.values()))
+            for table, reasons in state.quarantined.items()
+            if sum(reasons.values()) > settings.max_bad_row_share * max(state.read[table], 1)
+        ]
+        if too_many:
+            table, n_bad = too_many[0]
+            summary["status"] = "failed: too many bad rows"
+            quarantine_tmp.replace(quarantine_path)
+            write_json(summary, summary_path)
+            raise DataQualityError(
+                f"{table}: {n_bad} of {state.read[table]} rows"
+                f" ({n_bad / state.read[table]:.1%}) are bad, above"
+                f" score.max_bad_row_share={settings.max_bad_row_share:.1%};"
+                f" no output written; see {quarantine_path}"
+            )
+    write_json(summary, summary_path)
+    log_summary(summary)
+    if summary["drift"]["drifted"] and fail_on_drift:
+        raise DriftGateError(
+            f"drift above score.psi_warn={settings.psi_warn} in"
+            f" {', '.join(summary['drift']['drifted'])} (--fail-on-drift); see {summary_path}"
+        )
+    return summary
+
+
+def run_summary(
+    *,
+    state: RunState,
+    model: LoadedModel,
+    thresholds: Thresholds,
+    settings: ScoreSettings,
+    as_of: pd.Timestamp,
+    scored_at: pd.Timestamp,
+    paths: dict[str, Path],
+    inputs: dict[str, Path],
+    n_chunks: int,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """The JSON run summary: counts, stages, quarantine by reason, drift, timings (no PII)."""
+    references = model.scorer.bundle.get("references") or {}
+    drift = drift_report(state, references, psi_warn=settings.psi_warn)
+    quarantined = {t: dict(sorted(r.items())) for t, r in sorted(state.quarantined.items())}
+    return {
+        "status": "ok",
+        "as_of": as_of.isoformat(),
+        "scored_at": scored_at.isoformat(),
+        "model": {
+            "uri": model.uri,
+            "registered_name": model.registered_name,
+            "version": model.version,
+            "run_id": model.run_id,
+        },
+        "thresholds": {
+            "status": thresholds.status,
+            "mql": thresholds.mql,
+            "sql": thresholds.sql,
+        },
+        "inputs": {name: str(path) for name, path in inputs.items()},
+        "output": str(paths["output"]),
+        "quarantine": str(paths["quarantine"]),
+        "counts": {
+            "leads_read": state.read.get("leads", 0),
+            "activities_read": state.read.get("activities", 0),
+            "outcomes_read": state.read.get("outcomes", 0),
+            "scored": state.scored,
+            "skipped": dict(state.skipped),
+            "quarantined": {t: sum(r.values()) for t, r in quarantined.items()},
+        },
+        "quarantined_by_reason": quarantined,
+        "stages": dict(state.stages),
+        "rule_stages": dict(state.rule_stages),
+        "drift": drift,
+        "chunks": n_chunks,
+        "chunk_size": settings.chunk_size,
+        "reasons_method": settings.reasons_method,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def log_summary(summary: dict[str, Any]) -> None:
+    """Headline log lines, and a warning per drifted feature."""
+    counts = summary["counts"]
+    logger.info(
+        "scored %d leads (%s); skipped %s; quarantined %s",
+        counts["scored"],
+        ", ".join(f"{k} {v}" for k, v in summary["stages"].items()),
+        ", ".join(f"{v} {k}" for k, v in counts["skipped"].items()) or "none",
+        ", ".join(f"{v} {k}" for k, v in counts["quarantined"].items()) or "none",
+    )
+    drift = summary["drift"]
+    for name in drift["drifted"]:
+        logger.warning(
+            "drift: PSI of %s is %.3f, above score.psi_warn=%.2f: the incoming leads no longer"
+            " look like the training data",
+            name,
+            drift["psi"][name],
+            drift["psi_warn"],
+        )
+
+
+def main(
+    leads: Annotated[Path, typer.Option(help="Leads file (CSV or Parquet).")],
+    output: Annotated[
+        Path, typer.Option(help="Scores file (.csv or .parquet), written atomically.")
+    ],
+    activities: Annotated[
+        Path | None, typer.Option(help="Activities file (CSV or Parquet).")
+    ] = None,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="Outcomes file: converted leads are not scored.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Score as of this ISO 8601 moment (default: now, UTC).")
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="MLflow model URI (models:/name@alias, models:/name/N, runs:/).")
+    ] = DEFAULT_MODEL_URI,
+    quarantine: Annotated[
+        Path | None, typer.Option(help="Bad rows with reasons (default: beside the output).")
+    ] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option(min=1, help="Leads per chunk (default: score.chunk_size).")
+    ] = None,
+    fail_on_drift: Annotated[
+        bool, typer.Option(help="Exit 4 when a PSI is above score.psi_warn.")
+    ] = False,
+    reasons: Annotated[
+        str | None, typer.Option(help="Reasons method: path (fast) or shap (exact, ~25x slower).")
+    ] = None,
+    params: Annotated[Path, typer.Option(help="params.yaml (score and source sections).")] = Path(
+        "params.yaml"
+    ),
+) -> None:
+    """Score every open lead with the registered model; stream in chunks; atomic output."""
+    all_params = load_params(params) if params.exists() else {}
+    settings = ScoreSettings.from_params(all_params)
+    overrides: dict[str, Any] = {}
+    if chunk_size is not None:
+        overrides["chunk_size"] = chunk_size
+    if reasons is not None:
+        if reasons not in (REASONS_PATH, REASONS_SHAP):
+            raise InputError(f"--reasons must be {REASONS_PATH} or {REASONS_SHAP}, not {reasons!r}")
+        overrides["reasons_method"] = reasons
+    settings = ScoreSettings(**{**settings.__dict__, **overrides})
+    moment = parse_as_of(as_of)
+    for path in (leads, activities, outcomes):
+        if path is not None:
+            source_columns(TableSource(name="input", path=path, required=()))
+    start = time.perf_counter()
+    loaded = load_model(model)
+    load_seconds = time.perf_counter() - start
+    with progress_reporter() as progress:
+        summary = run_score(
+            leads=leads,
+            activities=activities,
+            outcomes=outcomes,
+            output=output,
+            quarantine=quarantine,
+            as_of=moment,
+            model=loaded,
+            settings=settings,
+            source=source_params(all_params),
+            fail_on_drift=fail_on_drift,
+            progress=progress,
+        )
+    logger.info(
+        "model loaded in %.1f s; output %s; summary %s",
+        load_seconds,
+        summary["output"],
+        sidecar_paths(output, quarantine)[1],
+    )
+
+
+@contextmanager
+def progress_reporter() -> Iterator[Progress]:
+    """A rich progress bar on a terminal, plain log lines otherwise."""
+    bar = None
+    if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
+
+        bar = RichProgress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+    task = bar.add_task("scoring", total=None) if bar is not None else None
+
+    def report(done: int, total: int, scored: int) -> None:
+        if bar is not None and task is not None:
+            bar.update(task, completed=done, total=total, description=f"{scored:,} leads scored")
+        else:
+            logger.info("chunk %d/%d done, %d leads scored", done, total, scored)
+
+    if bar is None:
+        yield report
+        return
+    with bar:
+        yield report

@@ -1,0 +1,304 @@
+"""Streaming input for batch scoring: read in batches, hash-partition by lead_id into buckets.
+
+One pass over each input file sends every row to the bucket of its lead (a temporary Parquet
+file per table and bucket), so a bucket holds whole leads with all their activities and
+outcomes, and memory depends on the bucket size, never on the size of the lead base.
+A lead's bucket comes from a fixed number of hash slots grouped into contiguous ranges, so the
+output order (slot, then input row) is the same whatever the number of buckets.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from pipelines.errors import InputError
+from pipelines.io import table_format
+
+logger = logging.getLogger(__name__)
+
+N_SLOTS = 4096  # hash slots; buckets are contiguous slot ranges
+ROW = "__row__"  # 0-based row of the source file (quarantine reports it 1-based)
+SLOT = "__slot__"
+BATCH_ROWS = 262_144
+_PRIME = np.uint64(1_099_511_628_211)  # FNV prime
+BUFFER_BYTES = 64 << 20  # bytes held across all buckets before they are flushed to disk
+# pandas' default missing-value markers, so CSV reads match `pipelines.io.read_table`
+NA_VALUES = [
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+]
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """One input table: its file, how to read it, and the renames to canonical names."""
+
+    name: str
+    path: Path
+    required: tuple[str, ...]
+    renames: dict[str, str] = field(default_factory=dict)
+    separator: str = ","
+    missing_values: tuple[str, ...] = ()
+
+
+def check_file(path: Path) -> None:
+    """Structural checks before reading: exists, is a file, not empty, known format."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    table_format(path)
+
+
+def _csv_header(path: Path, separator: str) -> list[str]:
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=separator), None)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    if not header:
+        raise InputError(f"{path}: no columns to read (empty file)")
+    if len(header) == 1:
+        for other in (";", "\t", "|"):
+            if other != separator and other in header[0]:
+                raise InputError(
+                    f"{path}: one column only; the file seems separated by {other!r}"
+                    " (set source.csv_separator)"
+                )
+    return header
+
+
+def source_columns(source: TableSource) -> list[str]:
+    """Column names of the file (stripped), read from its header or Parquet schema."""
+    check_file(source.path)
+    if table_format(source.path) == "parquet":
+        try:
+            names = pq.ParquetFile(source.path).schema_arrow.names
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"{source.path}: not a readable parquet file ({exc})") from exc
+    else:
+        names = _csv_header(source.path, source.separator)
+    return [str(n).strip() for n in names]
+
+
+def canonical_names(source: TableSource, names: list[str]) -> list[str]:
+    """Canonical column names; a missing required column is an InputError."""
+    renamed = [source.renames.get(n, n) for n in names]
+    # a canonical name also present under its source name: the mapped column wins
+    mapped_targets = {source.renames[n] for n in names if n in source.renames}
+    out = [
+        f"__ignored_{i}__" if n in mapped_targets and names[i] not in source.renames else n
+        for i, n in enumerate(renamed)
+    ]
+    for column in source.required:
+        if column not in out:
+            raise InputError(f"{source.name}: required column {column!r} is missing")
+    return out
+
+
+def iter_batches(source: TableSource) -> Iterator[pa.RecordBatch]:
+    """Record batches of the file with canonical column names (CSV: every column as text)."""
+    names = canonical_names(source, source_columns(source))
+    path = source.path
+    try:
+        if table_format(path) == "parquet":
+            # pre_buffer=False: with it, pyarrow keeps every row group's read buffer (RSS grows)
+            reader = pq.ParquetFile(path, pre_buffer=False)
+            for batch in reader.iter_batches(batch_size=BATCH_ROWS):
+                yield batch.rename_columns(names)
+            return
+        raw_names = _csv_header(path, source.separator)
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=32 << 20),
+            parse_options=pa_csv.ParseOptions(delimiter=source.separator),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(raw_names, pa.string()),
+                null_values=[*NA_VALUES, *source.missing_values],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+        for batch in reader:
+            yield batch.rename_columns(names)
+    except pa.ArrowInvalid as exc:
+        message = str(exc).strip().splitlines()[0]
+        if "UTF8" in message or "utf8" in message.lower():
+            raise InputError(f"{path}: not UTF-8 text ({message})") from exc
+        raise InputError(f"{path}: not a readable {table_format(path)} file ({message})") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from exc
+
+
+def text_hash(values: pa.Array) -> np.ndarray:
+    """A stable 64-bit hash of each value's stripped text form (vectorised over the bytes)."""
+    text = pc.utf8_trim_whitespace(pc.cast(values, pa.string())).cast(pa.large_string())
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
+    buffer = text.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+    data = data[offsets[0] : offsets[-1]]
+    starts = offsets[:-1] - offsets[0]
+    lengths = np.diff(offsets)
+    hashed = np.zeros(n, dtype=np.uint64)
+    padded = np.append(data, np.uint8(0))  # reads past a string's end land on a 0 byte
+    last = len(data)
+    for j in range(int(lengths.max()) if n else 0):  # one pass per byte position, not per row
+        index = np.where(lengths > j, starts + j, last)
+        hashed = hashed * _PRIME + padded[index].astype(np.uint64)
+    hashed ^= lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    hashed ^= hashed >> np.uint64(33)  # murmur3 finaliser: spread the bits before the modulo
+    hashed *= np.uint64(0xFF51AFD7ED558CCD)
+    hashed ^= hashed >> np.uint64(33)
+    if text.null_count:
+        hashed[text.is_null().to_numpy(zero_copy_only=False)] = 0
+    return hashed
+
+
+def lead_slots(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Hash slot of each lead_id, from its text form (so ids typed 7 and "7" agree)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    return (text_hash(values) % np.uint64(N_SLOTS)).astype(np.int32)
+
+
+def plain_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Dictionary columns decoded: a bucket must not carry a whole file's dictionary."""
+    if not any(pa.types.is_dictionary(f.type) for f in batch.schema):
+        return batch
+    columns = [
+        c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def bucket_of_slot(slots: np.ndarray, n_buckets: int) -> np.ndarray:
+    """Bucket of each slot: buckets are contiguous ranges of slots."""
+    return (slots.astype(np.int64) * n_buckets) // N_SLOTS
+
+
+class BucketWriter:
+    """Rows of one table sent to per-bucket Arrow files, buffered within a fixed budget.
+
+    Each flush writes one uncompressed Arrow IPC part per bucket (no file stays open, so the
+    number of buckets is not bounded by open-file limits); a bucket is read back part by part
+    in write order, so rows keep their input order.
+    """
+
+    def __init__(self, *, directory: Path, table: str, n_buckets: int) -> None:
+        self.directory = directory
+        self.table = table
+        self.n_buckets = n_buckets
+        self._pending: dict[int, list[pa.RecordBatch]] = {}
+        self._pending_bytes = 0
+        self._parts: dict[int, list[Path]] = {}
+        self._schema: pa.Schema | None = None
+        self.rows = 0
+
+    def add(self, batch: pa.RecordBatch, *, first_row: int) -> None:
+        """Send a batch's rows to their buckets (adds the source row and slot columns)."""
+        batch = plain_columns(batch)
+        slots = lead_slots(batch.column("lead_id"))
+        rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
+        batch = batch.append_column(ROW, pa.array(rows)).append_column(SLOT, pa.array(slots))
+        if self._schema is None:
+            self._schema = batch.schema
+        elif batch.schema != self._schema:
+            batch = batch.cast(self._schema)  # e.g. a null-only CSV column in one batch
+        buckets = bucket_of_slot(slots, self.n_buckets)
+        order = np.argsort(buckets, kind="stable")
+        bounds = np.searchsorted(buckets[order], np.arange(self.n_buckets + 1))
+        taken = batch.take(pa.array(order))
+        for bucket in range(self.n_buckets):
+            start, stop = int(bounds[bucket]), int(bounds[bucket + 1])
+            if stop > start:
+                self._pending.setdefault(bucket, []).append(taken.slice(start, stop - start))
+        self._pending_bytes += taken.nbytes
+        self.rows += batch.num_rows
+        if self._pending_bytes >= BUFFER_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered row to a new part file of its bucket."""
+        for bucket, batches in self._pending.items():
+            parts = self._parts.setdefault(bucket, [])
+            path = self.directory / f"{self.table}-{bucket:05d}-{len(parts):05d}.arrow"
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, self._schema) as out:
+                out.write_table(pa.Table.from_batches(batches, self._schema))
+            parts.append(path)
+        self._pending = {}
+        self._pending_bytes = 0
+
+    def close(self) -> None:
+        """Flush what is still buffered."""
+        self.flush()
+
+    def read(self, bucket: int) -> pd.DataFrame | None:
+        """One bucket as a DataFrame indexed by source row (None when it got no rows)."""
+        parts = self._parts.get(bucket)
+        if not parts:
+            return None
+        tables = [pa.ipc.open_file(pa.memory_map(str(path))).read_all() for path in parts]
+        frame = pa.concat_tables(tables).to_pandas()  # copies out of the memory maps
+        del tables
+        for path in parts:
+            path.unlink()  # a scored bucket's disk space is given back at once
+        return frame.set_index(ROW).rename_axis(None)
+
+
+def partition(
+    source: TableSource, *, directory: Path, n_buckets: int
+) -> tuple[BucketWriter, list[str]]:
+    """Send every row of one table to its bucket file; returns the writer and the columns."""
+    writer = BucketWriter(directory=directory, table=source.name, n_buckets=n_buckets)
+    columns: list[str] = []
+    try:
+        for batch in iter_batches(source):
+            columns = columns or list(batch.schema.names)
+            writer.add(batch, first_row=writer.rows)
+    finally:
+        writer.close()
+    return writer, columns
+
+
+def estimate_rows(source: TableSource) -> int:
+    """Rows of a file: exact for Parquet, estimated from the first MBs for CSV."""
+    if table_format(source.path) == "parquet":
+        return int(pq.ParquetFile(source.path).metadata.num_rows)
+    size = source.path.stat().st_size
+    with source.path.open("rb") as handle:
+        head = handle.read(1 << 20)
+    lines = max(head.count(b"\n"), 1)
+    return int(size / max(len(head), 1) * lines)

@@ -1,0 +1,396 @@
+"""Batch scoring against a real model in a real MLflow sqlite store (built once per module)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from models.artifact import REASONS_PATH
+from pipelines import calibrate, evaluate, extract, featurize, generate, score, train
+from pipelines.cli import app
+from pipelines.score import LoadedModel, ScoreSettings, load_model, run_score
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = pd.Timestamp("2025-12-31T00:00:00Z")
+SOURCE = {"renames": {}, "timed": True}
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """generate -> evaluate in-process in a temporary directory with its own MLflow store."""
+    directory = tmp_path_factory.mktemp("score_project")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["generate"]["n_leads"] = 6000
+    params["evaluate"]["bootstrap_samples"] = 50
+    params["promotion"] = {
+        "min_lift_over_points_roc_auc": -1.0,
+        "min_gain_over_champion_roc_auc": -1.0,
+        "max_ece": 1.0,
+    }
+    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    previous_cwd = Path.cwd()
+    previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{directory / 'mlflow.db'}"
+    os.chdir(directory)
+    try:
+        for stage in (generate, extract, featurize, train, calibrate, evaluate):
+            stage.main()
+        yield directory
+    finally:
+        os.chdir(previous_cwd)
+        if previous_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_uri
+
+
+@pytest.fixture(scope="module")
+def champion(project: Path) -> LoadedModel:
+    return load_model(score.DEFAULT_MODEL_URI)
+
+
+@pytest.fixture(scope="module")
+def interim(project: Path) -> dict[str, Path]:
+    return {t: project / "data/interim" / f"{t}.parquet" for t in score.TABLES}
+
+
+def score_files(
+    model: LoadedModel,
+    *,
+    leads: Path,
+    output: Path,
+    activities: Path | None = None,
+    outcomes: Path | None = None,
+    as_of: pd.Timestamp = AS_OF,
+    **settings: object,
+) -> dict:
+    chosen = ScoreSettings(**{"max_bad_row_share": 1.0, **settings})  # type: ignore[arg-type]
+    return run_score(
+        leads=leads,
+        activities=activities,
+        outcomes=outcomes,
+        output=output,
+        as_of=as_of,
+        model=model,
+        settings=chosen,
+        source=SOURCE,
+    )
+
+
+def test_scores_equal_training_time_predictions(
+    project: Path, champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+):
+    features = pd.read_parquet(project / "data/features/features.parquet")
+    test_rows = features[features["cohort"] == "test"].sample(3, random_state=0)
+    scorer = champion.scorer
+    mql, sql = scorer.thresholds()
+    for _, row in test_rows.iterrows():
+        output = tmp_path / f"{row['lead_id']}.parquet"
+        score_files(
+            champion,
+            leads=interim["leads"],
+            activities=interim["activities"],
+            outcomes=interim["outcomes"],
+            output=output,
+            as_of=row["as_of"],
+        )
+        scored = pd.read_parquet(output).set_index("lead_id").loc[row["lead_id"]]
+        expected = scorer.score(
+            features[features["lead_id"] == row["lead_id"]],
+            override={"mql_threshold": mql, "sql_threshold": sql, "reasons_method": REASONS_PATH},
+        ).iloc[0]
+        assert scored["probability"] == pytest.approx(expected["probability"], abs=1e-12)
+        for column in ("stage", "rule_stage", "reasons"):
+            assert scored[column] == expected[column]
+        assert scored["rule_score"] == pytest.approx(expected["rule_score"])
+
+
+def test_chunk_size_never_changes_a_result(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+):
+    outputs, summaries = [], []
+    for chunk_size in (100_000, 1000, 337):
+        output = tmp_path / f"scores_{chunk_size}.parquet"
+        summaries.append(
+            score_files(
+                champion,
+                leads=interim["leads"],
+                activities=interim["activities"],
+                outcomes=interim["outcomes"],
+                output=output,
+                chunk_size=chunk_size,
+            )
+        )
+        outputs.append(pd.read_parquet(output).drop(columns="scored_at"))
+    assert summaries[1]["chunks"] > 1 and summaries[2]["chunks"] > summaries[1]["chunks"]
+    for other, summary in zip(outputs[1:], summaries[1:], strict=True):
+        pd.testing.assert_frame_equal(outputs[0], other)
+        for key in ("counts", "stages", "rule_stages"):
+            assert summary[key] == summaries[0][key]
+        for name, psi in summary["drift"]["psi"].items():
+            assert psi == pytest.approx(summaries[0]["drift"]["psi"][name], abs=1e-5)
+    assert len(outputs[0]) == summaries[0]["counts"]["scored"] > 0
+    assert set(outputs[0]["thresholds_status"]) == {"proposed"}
+
+
+def bad_input_corpus(directory: Path, interim: dict[str, Path]) -> dict[str, Path]:
+    """CSV export of 200 good leads plus every kind of bad row."""
+    leads = pd.read_parquet(interim["leads"]).head(200).astype("string")
+    bad_leads = pd.DataFrame(
+        {
+            "lead_id": [None, "", "BAD3", "BAD4", "DUP", "DUP", "EXACT", "EXACT", "LATER", "BAD5"],
+            "created_at": [
+                "2025-03-01",
+                "2025-03-01",
+                "not a date",
+                "2027-06-01",
+                "2025-03-01",
+                "2025-03-02",
+                "2025-03-01",
+                "2025-03-01",
+                "2026-06-01",  # after the as-of moment: skipped, not bad
+                "2999-01-01",  # beyond pandas' timestamp range: bad, not a crash
+            ],
+            "industry": "software",
+        }
+    )
+    all_leads = pd.concat([leads, bad_leads], ignore_index=True)
+    activities = pd.read_parquet(interim["activities"])
+    activities = activities[activities["lead_id"].isin(leads["lead_id"])].astype("string")
+    bad_activities = pd.DataFrame(
+        {
+            "lead_id": ["NOBODY", leads["lead_id"][0], leads["lead_id"][1], None],
+            "occurred_at": ["2025-05-01", "yesterday", "2025-05-01", "2025-05-01"],
+            "activity_type": ["page_view", "page_view", None, "chat"],
+            "page": "/pricing",
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "lead_id": [leads["lead_id"][2], leads["lead_id"][3], "NOBODY"],
+            "converted_at": ["2025-12-01", "1990-01-01", "2025-12-01"],
+        }
+    )
+    paths = {
+        "leads": directory / "leads.csv",
+        "activities": directory / "activities.csv",
+        "outcomes": directory / "outcomes.csv",
+    }
+    all_leads.to_csv(paths["leads"], index=False)
+    pd.concat([activities, bad_activities]).to_csv(paths["activities"], index=False)
+    outcomes.to_csv(paths["outcomes"], index=False)
+    return paths
+
+
+def test_bad_rows_are_quarantined_and_every_row_is_accounted_for(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+):
+    paths = bad_input_corpus(tmp_path, interim)
+    output = tmp_path / "scores.csv"
+    summary = score_files(champion, output=output, chunk_size=50, **paths)
+    scored = pd.read_csv(output)
+    quarantine = pd.read_csv(tmp_path / "scores.quarantine.csv")
+    counts = summary["counts"]
+    assert counts["leads_read"] == 210
+    by_table = quarantine["table"].value_counts().to_dict()
+    assert by_table == {"leads": 8, "activities": 4, "outcomes": 2}
+    assert counts["quarantined"] == by_table
+    assert counts["scored"] + sum(counts["skipped"].values()) + by_table["leads"] == 210
+    assert len(scored) == counts["scored"] == 200 - 1 + 1  # one converted lead; EXACT kept once
+    assert "exact duplicate of an earlier row" in set(quarantine["reason"])
+    assert counts["skipped"][score.SKIPPED_CONVERTED] == 1
+    assert counts["skipped"][score.SKIPPED_NOT_CREATED] == 1
+    assert "EXACT" in set(scored["lead_id"]) and "DUP" not in set(scored["lead_id"])
+    reasons = set(quarantine["reason"])
+    assert "lead_id not found in clean leads" in reasons
+    assert "duplicate lead_id with conflicting values" in reasons
+    assert "converted_at before the lead's created_at" in reasons
+    assert any("in the future" in r for r in reasons)
+    bad_lead = quarantine[quarantine["lead_id"] == "BAD3"].iloc[0]
+    assert bad_lead["source_row"] == 203  # 1-based data row, as in extract's quarantine
+    assert json.loads(bad_lead["record"])["created_at"] == "not a date"
+    assert not EMAIL.search(json.dumps(summary))  # no e-mail addresses in the summary
+
+
+def test_too_many_bad_rows_stop_without_output(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+):
+    paths = bad_input_corpus(tmp_path, interim)
+    output = tmp_path / "scores.parquet"
+    with pytest.raises(score.DataQualityError, match="max_bad_row_share"):
+        score_files(champion, output=output, max_bad_row_share=0.01, **paths)
+    assert not output.exists()
+    assert (tmp_path / "scores.quarantine.csv").exists()
+
+
+def test_a_failure_mid_run_leaves_no_output(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path, monkeypatch
+):
+    calls = {"n": 0}
+    real = score.score_leads
+
+    def failing(**kwargs: object) -> pd.DataFrame:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise MemoryError("injected")
+        return real(**kwargs)
+
+    monkeypatch.setattr(score, "score_leads", failing)
+    output = tmp_path / "out" / "scores.parquet"
+    with pytest.raises(MemoryError):
+        score_files(
+            champion,
+            leads=interim["leads"],
+            activities=interim["activities"],
+            output=output,
+            chunk_size=1000,
+        )
+    assert calls["n"] == 2
+    assert list(output.parent.iterdir()) == []  # no output, no temp files, no buckets
+
+
+def test_unknown_categories_and_missing_optional_columns(champion: LoadedModel, tmp_path: Path):
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["A1", "A2", "A3"],
+            "created_at": ["2025-06-01T10:00:00", "2025-06-02", "2025-06-03T00:00:00+02:00"],
+            "country": ["Atlantis", None, "DE"],
+            "industry": ["quantum_basket_weaving", "software", ""],
+        }
+    )  # no email, job_title, company_size or source columns, no activities file
+    leads.to_csv(tmp_path / "leads.csv", index=False)
+    output = tmp_path / "scores.parquet"
+    summary = score_files(champion, leads=tmp_path / "leads.csv", output=output)
+    scored = pd.read_parquet(output)
+    assert summary["counts"]["scored"] == 3
+    assert scored["probability"].between(0, 1).all()
+    assert list(scored.columns) == score.OUTPUT_COLUMNS
+
+
+def test_model_by_run_uri_and_by_registry_version(champion: LoadedModel, tmp_path: Path):
+    by_run = load_model(f"runs:/{champion.run_id}/model")
+    by_version = load_model(f"models:/lead-conversion/{champion.version}")
+    assert by_run.version == by_version.version == champion.version
+    leads = pd.DataFrame({"lead_id": ["A1"], "created_at": ["2025-06-01"]})
+    leads.to_parquet(tmp_path / "leads.parquet")
+    results = []
+    for model in (by_run, by_version):
+        output = tmp_path / f"{model.uri.replace('/', '_').replace(':', '')}.csv"
+        score_files(model, leads=tmp_path / "leads.parquet", output=output)
+        results.append(pd.read_csv(output).drop(columns="scored_at"))
+    pd.testing.assert_frame_equal(results[0], results[1])
+    assert str(results[0]["model_version"][0]) == champion.version
+
+
+def test_approved_thresholds_are_used_and_marked(
+    project: Path, champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+):
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.approvals import record_approval
+
+    output = tmp_path / "proposed.parquet"
+    proposed = score_files(champion, leads=interim["leads"], output=output)
+    assert proposed["thresholds"]["status"] == "proposed"
+    record_approval(
+        client=MlflowClient(),
+        model_name="lead-conversion",
+        version=champion.version,
+        mql_threshold=0.0,
+        sql_threshold=0.0,
+        approved_by="Marketing Lead",
+        directory=tmp_path / "approvals",
+    )
+    try:
+        output = tmp_path / "approved.parquet"
+        approved = score_files(champion, leads=interim["leads"], output=output)
+        scored = pd.read_parquet(output)
+        assert set(scored["thresholds_status"]) == {"approved"}
+        assert approved["thresholds"] == {"status": "approved", "mql": 0.0, "sql": 0.0}
+        assert set(scored["stage"]) <= {"SQL", "DISQUALIFIED"}
+    finally:
+        MlflowClient().delete_model_version_tag(
+            "lead-conversion", champion.version, "approved_thresholds"
+        )
+
+
+def cli(project: Path, *args: str) -> tuple[int, str]:
+    runner = CliRunner()
+    result = runner.invoke(app, ["score", "--params", str(project / "params.yaml"), *args])
+    return result.exit_code, result.stderr
+
+
+def test_exit_codes_and_one_line_messages(project: Path, tmp_path: Path):
+    leads = project / "data/interim/leads.parquet"
+    output = str(tmp_path / "scores.parquet")
+    code, err = cli(project, "--leads", str(tmp_path / "nope.csv"), "--output", output)
+    assert code == 2 and "file not found" in err and len(err.strip().splitlines()) == 1
+
+    pd.DataFrame({"lead_id": ["A"]}).to_csv(tmp_path / "no_created.csv", index=False)
+    code, err = cli(project, "--leads", str(tmp_path / "no_created.csv"), "--output", output)
+    assert code == 2 and "required column 'created_at' is missing" in err
+
+    code, err = cli(project, "--leads", str(leads), "--output", output, "--model", "models:/nope/1")
+    assert code == 5 and err.startswith("leadscore: error: model models:/nope/1")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+    code, err = cli(project, "--leads", str(leads), "--output", output, "--as-of", "soon")
+    assert code == 2 and "--as-of" in err
+    assert not Path(output).exists()
+
+
+def test_drift_warns_and_gates_on_request(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path, caplog
+):
+    # all leads as of the end of the data are much older than at training time (T = +14 days)
+    output = tmp_path / "scores.parquet"
+    summary = score_files(
+        champion,
+        leads=interim["leads"],
+        activities=interim["activities"],
+        output=output,
+        psi_warn=0.2,
+    )
+    assert summary["drift"]["drifted"]
+    assert set(summary["drift"]["psi"]) == set(champion.scorer.bundle["references"])
+    assert "probability" in summary["drift"]["psi"]
+    assert any("drift: PSI of" in r.message for r in caplog.records)
+    with pytest.raises(score.DriftGateError) as gate:
+        run_score(
+            leads=interim["leads"],
+            activities=interim["activities"],
+            outcomes=None,
+            output=output,
+            as_of=AS_OF,
+            model=champion,
+            settings=ScoreSettings(psi_warn=0.2),
+            source=SOURCE,
+            fail_on_drift=True,
+        )
+    assert gate.value.exit_code == 4
+    assert output.exists()  # the scores are complete; the exit code tells the scheduler
+
+
+def test_make_run_scores_from_the_repo_root_with_no_flags(project: Path, tmp_path: Path):
+    shutil.copy(project / "params.yaml", tmp_path / "params.yaml")
+    code, err = cli(
+        project,
+        "--leads",
+        str(project / "data/interim/leads.parquet"),
+        "--outcomes",
+        str(project / "data/interim/outcomes.parquet"),
+        "--output",
+        str(tmp_path / "scores.csv"),
+    )
+    assert code == 0, err
+    assert (tmp_path / "scores.summary.json").exists()
