@@ -1,12 +1,41 @@
 """The `generate` stage: a synthetic CRM/marketing export with a checkable ground truth.
 
-Each lead gets a latent fit (from firmographics) and a latent intent. They drive an
-activity stream that decays after creation, with intent bursts. At the as-of moment
-T = created_at + observation_days the conversion probability `p_true` is an explicit
-logistic function of what is observable at T (attributes and events with
-occurred_at <= T); the label is drawn from it. Events after T depend on the outcome, so a
+Each lead has a latent profile (buyer, researcher, job seeker, student, competitor), a latent
+fit (from firmographics) and a latent intent. They drive an activity stream that decays after
+creation, with intent bursts. At the as-of moment T = created_at + observation_days the
+conversion probability `p_true` is an explicit function of what is observable at T (attributes
+and events with occurred_at <= T): a logistic function capped at MAX_CONVERSION, defined by the
+named constants below; the label is drawn from it. Events after T depend on the outcome, so a
 feature builder that reads the future is detectably wrong. Everything after the data end
 (start + days) is dropped.
+
+The world reproduces what classic points templates (points per activity, per attribute, a
+flat bonus per hand-raise) are known to get wrong in real B2B funnels:
+
+- Activity volume is a weak signal. Browsing volume is mostly a personal habit
+  (`ENGAGEMENT_STYLE_SD`), not intent. About 13% of leads are researchers (analysts,
+  consultants, existing customers' staff) who read the blog and docs, download content,
+  register for webinars and open e-mails heavily, yet rarely buy. E-mail opens are pure
+  noise: privacy proxies (Apple Mail Privacy Protection and the like) "open" every e-mail.
+  In the truth, page views, downloads and active days enter as log1p with small
+  coefficients and opens with zero, so piling up low-intent activity does not make a buyer.
+  Buying signals are pricing views (mainly whether there is one), chat, e-mail clicks and
+  hand-raises.
+- Hand-raisers are heterogeneous. Small shops and private e-mail addresses mostly start free
+  trials, and some are tourists who sign up out of curiosity whatever their intent
+  (`TOURIST_TRIAL_RATE`); mid-size and large companies ask for demos and for sales. A demo
+  or contact-sales request weighs far more than a trial (`HAND_RAISE_COEF`). Speed to lead:
+  the weight decays with `days_since_first_hand_raise` towards `SPEED_FLOOR`, so a request
+  from the last couple of days converts far better than one 10+ days old.
+- Fit multiplies intent. Every intent term (hand-raises included) is scaled by a fit
+  multiplier from company size, seniority and e-mail domain (`FIT_MULTIPLIER`), so fit without
+  intent is worth little and the same demo request means much more from a director at a
+  large company than from a one-person shop on a gmail address. A sum of points can't
+  express this.
+
+Overall about 9% of the eligible leads convert. Every term of the truth is something the
+feature table can express (counts per type and page category, windows, hand-raise recency,
+days since last activity, firmographics, domain flags), so a model can learn it.
 
 `truth.p_true` is NaN for early converters (converted at or before T). For leads whose T
 falls after the data end it is computed on the uncensored stream, so it cannot be checked
@@ -31,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
 SKIPPED_MARKER = Path("data/raw/synthetic/SKIPPED")
+TRUTH_DEFAULT = "data/synthetic_truth/truth.parquet"
 
 # ---------------------------------------------------------------------------------------
 # Vocabularies
@@ -80,9 +110,16 @@ PAGE_PATHS: dict[str, tuple[str, ...]] = {
 PAGE_CATEGORIES = tuple(PAGE_PATHS)
 _P = {name: code for code, name in enumerate(PAGE_CATEGORIES)}
 
-PROFILES = ("buyer", "job_seeker", "student", "competitor")
-_BUYER, _JOB_SEEKER, _STUDENT, _COMPETITOR = range(4)
-PROFILE_SHARES = {"buyer": 0.86, "job_seeker": 0.06, "student": 0.05, "competitor": 0.03}
+PROFILES = ("buyer", "researcher", "job_seeker", "student", "competitor")
+_BUYER, _RESEARCHER, _JOB_SEEKER, _STUDENT, _COMPETITOR = range(5)
+# Researchers: analysts, consultants, existing customers' staff, content consumers.
+PROFILE_SHARES = {
+    "buyer": 0.73,
+    "researcher": 0.13,
+    "job_seeker": 0.06,
+    "student": 0.05,
+    "competitor": 0.03,
+}
 
 DOMAIN_TYPES = ("business", "personal", "student", "competitor")
 _BUSINESS, _PERSONAL, _STUDENT_DOMAIN, _COMPETITOR_DOMAIN = range(4)
@@ -90,6 +127,7 @@ _BUSINESS, _PERSONAL, _STUDENT_DOMAIN, _COMPETITOR_DOMAIN = range(4)
 DOMAIN_TYPE_GIVEN_PROFILE = np.array(
     [
         [0.80, 0.20, 0.00, 0.00],
+        [0.70, 0.30, 0.00, 0.00],
         [0.15, 0.85, 0.00, 0.00],
         [0.00, 0.20, 0.80, 0.00],
         [0.00, 0.00, 0.00, 1.00],
@@ -120,6 +158,7 @@ SOURCES = (
 SOURCE_GIVEN_PROFILE = np.array(
     [
         [0.26, 0.18, 0.10, 0.10, 0.12, 0.08, 0.10, 0.06],
+        [0.35, 0.05, 0.12, 0.05, 0.20, 0.15, 0.06, 0.02],
         [0.40, 0.05, 0.35, 0.05, 0.02, 0.03, 0.10, 0.00],
         [0.40, 0.05, 0.30, 0.05, 0.05, 0.10, 0.05, 0.00],
         [0.35, 0.05, 0.10, 0.00, 0.10, 0.10, 0.30, 0.00],
@@ -159,6 +198,7 @@ TITLE_SENIORITY = {title: level for level, titles in SENIORITY_TITLES.items() fo
 SENIORITY_GIVEN_PROFILE = np.array(
     [
         [0.08, 0.08, 0.14, 0.30, 0.40, 0.00],
+        [0.02, 0.02, 0.08, 0.28, 0.60, 0.00],
         [0.00, 0.00, 0.02, 0.18, 0.75, 0.05],
         [0.00, 0.00, 0.00, 0.00, 0.05, 0.95],
         [0.00, 0.02, 0.08, 0.45, 0.45, 0.00],
@@ -189,82 +229,126 @@ STUDENT_DOMAINS = (
 )  # fmt: skip
 
 # ---------------------------------------------------------------------------------------
-# The ground truth: p_true = sigmoid(logit) of observables at T (see `conversion_logit`).
+# The ground truth: p_true = MAX_CONVERSION * sigmoid(logit) of observables at T (see
+# `conversion_probability` and `conversion_logit`):
+#   logit = INTERCEPT + fit (additive, small) + negatives
+#           + fit_multiplier * (intent + hand_raise_weight * speed_to_lead)
 # ---------------------------------------------------------------------------------------
-INTERCEPT = -5.1
+INTERCEPT = -5.0
+# Even a perfect lead is sometimes lost (budget freeze, a competitor, no decision).
+MAX_CONVERSION = 0.8
+# Additive fit: who the lead is matters little on its own (no intent, no deal).
 INDUSTRY_COEF = {
-    "software": 0.50,
-    "financial_services": 0.35,
-    "professional_services": 0.20,
-    "healthcare": 0.10,
+    "software": 0.30,
+    "financial_services": 0.20,
+    "professional_services": 0.00,
+    "healthcare": 0.00,
     "manufacturing": 0.00,
-    "retail": -0.10,
-    "media": -0.10,
-    "education": -0.40,
-    "government": -0.50,
-    "other": -0.20,
-    None: -0.15,  # missing
+    "retail": 0.00,
+    "media": 0.00,
+    "education": -0.30,
+    "government": -0.30,
+    "other": 0.00,
+    None: 0.00,  # missing
 }
 COMPANY_SIZE_COEF = {
-    "1-10": -0.60,
-    "11-50": -0.10,
-    "51-200": 0.30,
-    "201-1000": 0.45,
-    "1000+": 0.25,
-    None: -0.20,
+    "1-10": -0.30,
+    "11-50": 0.00,
+    "51-200": 0.10,
+    "201-1000": 0.15,
+    "1000+": 0.10,
+    None: -0.10,
 }
 SENIORITY_COEF = {
-    "executive": 0.50,
-    "vp": 0.55,
-    "director": 0.45,
-    "manager": 0.20,
+    "executive": 0.10,
+    "vp": 0.15,
+    "director": 0.15,
+    "manager": 0.05,
     "individual": 0.00,
-    "student": -1.20,
-    "unknown": -0.20,
+    "student": -1.00,
+    "unknown": -0.10,
 }
-DOMAIN_TYPE_COEF = {"business": 0.00, "personal": -0.60, "student": -1.00, "competitor": -10.0}
+DOMAIN_TYPE_COEF = {"business": 0.00, "personal": -0.40, "student": -1.00, "competitor": -10.0}
 SOURCE_COEF = {
     "organic_search": 0.00,
-    "paid_search": 0.05,
-    "social": -0.25,
-    "referral": 0.30,
+    "paid_search": 0.00,
+    "social": -0.20,
+    "referral": 0.20,
     "email": 0.00,
-    "event": 0.20,
-    "direct": 0.05,
-    "partner": 0.25,
+    "event": 0.00,
+    "direct": 0.00,
+    "partner": 0.20,
 }
-# Behaviour before or at T; "log1p_*" terms are log(1 + count), saturating.
-BEHAVIOUR_COEF = {
-    "log1p_page_views": 0.15,
-    "log1p_pricing_views": 0.55,
-    "log1p_content_downloads": 0.30,
-    "log1p_form_submits": 0.20,
-    "log1p_email_clicks": 0.25,
-    "log1p_email_opens": 0.05,
-    "log1p_active_days": 0.35,
+# Fit x intent: every intent signal (hand-raises included) is scaled by the product of these
+# multipliers, so the same demo request means far more from a VP at a 500-person company
+# than from a one-person shop on a gmail address.
+FIT_MULTIPLIER = {
+    "company_size": {
+        "1-10": 0.40,
+        "11-50": 0.80,
+        "51-200": 1.00,
+        "201-1000": 1.20,
+        "1000+": 1.20,
+        None: 0.80,
+    },
+    "seniority": {
+        "executive": 1.30,
+        "vp": 1.30,
+        "director": 1.30,
+        "manager": 1.00,
+        "individual": 0.80,
+        "student": 0.50,
+        "unknown": 0.80,
+    },
+    # A competitor's "intent" is research on us, not buying: it counts for nothing.
+    "domain_type": {"business": 1.00, "personal": 0.60, "student": 0.50, "competitor": 0.00},
+}
+# Intent before or at T; "log1p_*" terms are log(1 + count): they saturate, and the
+# coefficients of low-intent volume (page views, downloads, opens) are small or zero.
+INTENT_COEF = {
+    "log1p_page_views": 0.03,
+    "log1p_product_views": 0.20,
+    "log1p_pricing_views": 0.65,
+    "pricing_viewer": 2.00,  # any pricing view
+    "log1p_content_downloads": 0.03,
+    "log1p_form_submits": 0.05,
+    "log1p_email_clicks": 0.50,
+    "log1p_email_opens": 0.00,  # noise: privacy proxies open every e-mail
+    "log1p_active_days": 0.05,
+    "webinar_attended": 0.05,  # any
+    "chat": 1.30,  # any
+}
+# Hand-raise weight: the strongest type present before T (a demo outweighs a trial).
+HAND_RAISE_COEF = {"trial_request": 4.00, "demo_request": 9.50, "contact_sales": 10.00}
+# Speed to lead: the hand-raise weight is multiplied by
+# SPEED_FLOOR + (1 - SPEED_FLOOR) * exp(-days_since_first_hand_raise / SPEED_DAYS).
+SPEED_FLOOR = 0.30
+SPEED_DAYS = 5.0
+NEGATIVE_COEF = {
     "log1p_careers_views": -0.50,
-    "webinar_attended": 0.45,  # any
-    "chat": 0.30,  # any
-    "hand_raiser": 1.90,  # any trial_request / demo_request / contact_sales
     "unsubscribed": -0.70,
-    "days_since_last_activity": -0.07,  # per day; observation_days when no activity
+    "days_since_last_activity": -0.06,  # per day; observation_days when no activity
 }
-INTERACTION_COEF = {
-    "hand_raiser_x_senior": 0.50,  # senior: executive, vp, director
-    "hand_raiser_x_personal_domain": -0.60,
-    "pricing_viewer_x_mid_large_company": 0.40,  # any pricing view, size 51-200 and up
-}
-_SENIOR = ("executive", "vp", "director")
-_MID_LARGE = ("51-200", "201-1000", "1000+")
 
 # ---------------------------------------------------------------------------------------
 # Behaviour (latent) parameters
 # ---------------------------------------------------------------------------------------
-MEAN_BASE_EVENTS = 33.0  # expected base events over a lead's lifetime (before bursts)
+MEAN_BASE_EVENTS = 26.0  # expected base events over a lead's lifetime (before bursts)
 LIFETIME_EXTRA_DAYS = 60  # events run to T + horizon + this, then stop
+ENGAGEMENT_STYLE_SD = 0.8  # log-sd of a lead's activity volume that says nothing of intent
 DECAY_SHARE = 0.6  # share of base events in the decaying (post-creation) component
 DECAY_DAYS = (4.0, 14.0)  # per-lead decay time constant range
-PROFILE_ACTIVITY = {"buyer": 1.0, "job_seeker": 0.7, "student": 0.8, "competitor": 0.9}
+# Per profile (rows/keys follow PROFILES): activity volume, intent shift, burst multiplier.
+PROFILE_ACTIVITY = {
+    "buyer": 1.0,
+    "researcher": 4.0,
+    "job_seeker": 0.7,
+    "student": 0.8,
+    "competitor": 0.9,
+}
+RESEARCHER_CONSULTANT_SHARE = 0.35  # researchers working in professional services
+PROFILE_INTENT = np.array([0.0, -1.2, 0.0, 0.0, 0.0])
+PROFILE_BURSTS = np.array([1.0, 0.3, 0.0, 1.0, 1.0])
 # Relative base-stream mix per profile (columns: BASE_TYPES); hand-raisers are added below.
 BASE_TYPES = (
     "page_view",
@@ -277,27 +361,45 @@ BASE_TYPES = (
 )
 BASE_MIX = np.array(
     [
-        [0.50, 0.04, 0.05, 0.025, 0.28, 0.07, 0.015],
+        [0.56, 0.04, 0.05, 0.025, 0.22, 0.07, 0.015],
+        [0.50, 0.04, 0.12, 0.060, 0.24, 0.035, 0.005],
         [0.80, 0.05, 0.02, 0.005, 0.10, 0.02, 0.005],
         [0.60, 0.06, 0.12, 0.030, 0.15, 0.04, 0.005],
         [0.75, 0.03, 0.08, 0.040, 0.07, 0.02, 0.010],
     ]
 )
-HAND_RAISER_BASE = np.array([0.0035, 0.0001, 0.0008, 0.0015])  # per base event, by profile
-HAND_RAISER_SPLIT = np.array([0.35, 0.45, 0.20])  # trial, demo, contact_sales
+HAND_RAISE_DAYS = 25.0  # mean days from creation to a (non-tourist) hand-raise
+HAND_RAISE_RATE = np.array([0.16, 0.06, 0.002, 0.017, 0.035])  # per lifetime, by profile
+# Which hand-raise a lead makes depends on its segment (rows: SEGMENTS; columns:
+# HAND_RAISER_TYPES): small shops and private addresses try the product, larger
+# companies ask for a demo or for sales.
+SEGMENTS = ("small", "mid", "large")  # small: 1-10 or a personal / student address
+HAND_RAISER_SPLIT = np.array(
+    [
+        [0.70, 0.22, 0.08],
+        [0.40, 0.42, 0.18],
+        [0.20, 0.50, 0.30],
+    ]
+)
+# Tourists: free-trial sign-ups out of curiosity, independent of intent, in the small
+# segment; by profile. They happen soon after creation and come with a few docs views.
+TOURIST_TRIAL_RATE = np.array([0.06, 0.04, 0.02, 0.12, 0.0])
+TOURIST_DAYS = 7.0  # mean days from creation to the tourist's sign-up
+TOURIST_FOLLOW_UP_VIEWS = 2.0  # expected getting-started page views after it
 # Baseline page mix without pricing (columns: PAGE_CATEGORIES minus pricing), by profile.
 PAGE_MIX = np.array(
     [
         [0.20, 0.25, 0.27, 0.11, 0.03, 0.14],
+        [0.06, 0.08, 0.50, 0.32, 0.01, 0.03],
         [0.15, 0.08, 0.10, 0.02, 0.55, 0.10],
         [0.20, 0.15, 0.35, 0.20, 0.05, 0.05],
         [0.10, 0.45, 0.10, 0.28, 0.02, 0.05],
     ]
 )
-PRICING_SHARE = np.array([0.08, 0.02, 0.04, 0.30])  # baseline share of page views, by profile
+PRICING_SHARE = np.array([0.08, 0.005, 0.02, 0.04, 0.30])  # baseline share of page views
 BURST_RATE = 0.35  # expected intent bursts per lead at average intent (none for job seekers)
 BURST_SIZE = 5.0  # expected extra events per burst
-BURST_TYPES = {
+BURST_TYPES = {  # "hand_raise": a hand-raiser type drawn by the lead's segment
     "page_view": 0.56,
     "content_download": 0.08,
     "webinar_registered": 0.05,
@@ -305,11 +407,13 @@ BURST_TYPES = {
     "email_open": 0.10,
     "form_submit": 0.04,
     "chat": 0.02,
-    "trial_request": 0.015,
-    "demo_request": 0.025,
-    "contact_sales": 0.01,
+    "hand_raise": 0.05,
 }
 BURST_PAGES = {"pricing": 0.40, "product": 0.40, "docs": 0.20}
+# Privacy proxies (e.g. Apple Mail Privacy Protection) "open" every marketing e-mail.
+PRIVACY_PROXY_SHARE = np.array([0.25, 0.45, 0.30, 0.20])  # by DOMAIN_TYPES
+PRIVACY_PROXY_OPENS_PER_DAY = 0.15
+WEBINAR_ATTENDANCE_SHIFT = np.array([0.0, 0.2, 0.0, 0.0, 0.0])  # by profile
 CONVERTER_EVENTS = 4.0  # expected buying events between T and conversion
 CONVERTER_TYPES = {
     "page_view": 0.55,
@@ -322,7 +426,7 @@ CONVERTER_PAGES = {"pricing": 0.60, "product": 0.25, "docs": 0.15}
 AFTER_CONVERSION_KEEP = 0.3  # share of base events kept after a lead converts
 EARLY_CONVERSION_HAND_RAISER = 0.30  # P(convert before T | hand-raised before T)
 EARLY_CONVERSION_OTHER = 0.003
-UNSUBSCRIBE_RATE = np.array([0.07, 0.10, 0.08, 0.03])  # by profile
+UNSUBSCRIBE_RATE = np.array([0.07, 0.05, 0.10, 0.08, 0.03])  # by profile
 UNSUBSCRIBE_DAYS = 30.0  # mean days from creation to unsubscribe
 MISSING_SHARE = {"industry": 0.04, "company_size": 0.06, "country": 0.02, "job_title": 0.03}
 
@@ -442,6 +546,8 @@ def _draw_leads(
     industry[competitor] = list(INDUSTRIES).index("software")
     mid_sizes = [list(COMPANY_SIZES).index(s) for s in ("51-200", "201-1000")]
     size[competitor] = rng.choice(mid_sizes, size=competitor.sum())
+    consultant = (profile == _RESEARCHER) & (rng.random(n_leads) < RESEARCHER_CONSULTANT_SHARE)
+    industry[consultant] = list(INDUSTRIES).index("professional_services")
 
     seniority = _choice_by_group(rng, profile, SENIORITY_GIVEN_PROFILE)
     counts = np.array([len(t) for t in SENIORITY_TITLES.values()])
@@ -461,11 +567,22 @@ def _draw_leads(
         _coef_table(INDUSTRY_COEF, INDUSTRIES)[industry]
         + _coef_table(COMPANY_SIZE_COEF, COMPANY_SIZES)[size]
         + _coef_table(SENIORITY_COEF, SENIORITIES)[seniority]
+        # (competitors' behaviour follows their firmographics like everyone's)
+        + np.log(
+            _fit_multiplier(
+                size, seniority, np.where(domain_type == _COMPETITOR_DOMAIN, _BUSINESS, domain_type)
+            )
+        )
         + rng.normal(0.0, 0.4, n_leads)
     )
     fit_z = (fit - fit.mean()) / (fit.std() or 1.0)
     source_intent = np.array([0.0, 0.1, -0.2, 0.3, 0.0, 0.2, 0.1, 0.2])
-    intent_z = rng.normal(0.0, 1.0, n_leads) + source_intent[source]
+    intent_z = rng.normal(0.0, 1.0, n_leads) + source_intent[source] + PROFILE_INTENT[profile]
+    large = np.isin(size, [list(COMPANY_SIZES).index(s) for s in ("201-1000", "1000+")])
+    small = (size == list(COMPANY_SIZES).index("1-10")) | np.isin(
+        domain_type, [_PERSONAL, _STUDENT_DOMAIN]
+    )
+    segment = np.where(small, 0, np.where(large, 2, 1)).astype(np.int8)
 
     created = np.sort(rng.integers(0, days * SECONDS_PER_DAY, size=n_leads))
     return {
@@ -483,21 +600,39 @@ def _draw_leads(
         "last": rng.integers(0, len(LAST_NAMES), size=n_leads),
         "fit_z": fit_z,
         "intent_z": intent_z,
+        "segment": segment,
     }
+
+
+def _fit_multiplier(size: np.ndarray, seniority: np.ndarray, domain_type: np.ndarray) -> np.ndarray:
+    """The FIT_MULTIPLIER product per lead (codes; -1 is a missing company size)."""
+    multiplier = FIT_MULTIPLIER
+    return (
+        _coef_table(multiplier["company_size"], COMPANY_SIZES)[size]
+        * _coef_table(multiplier["seniority"], SENIORITIES)[seniority]
+        * _coef_table(multiplier["domain_type"], DOMAIN_TYPES)[domain_type]
+    )
 
 
 def _draw_base_events(
     rng: np.random.Generator, leads: dict[str, np.ndarray], *, lifetime_days: float
 ) -> _Events:
-    """The decaying base stream plus intent bursts and webinar attendance, per lead."""
+    """The decaying base stream plus bursts, tourists, proxy opens and webinar attendance."""
     n = len(leads["profile"])
     profile, fit_z, intent_z = leads["profile"], leads["fit_z"], leads["intent_z"]
+    segment = leads["segment"]
     activity = np.array(list(PROFILE_ACTIVITY.values()))[profile]
-    total = MEAN_BASE_EVENTS * activity * np.exp(0.45 * intent_z + 0.2 * fit_z - 0.12)
-    hand_raise = HAND_RAISER_BASE[profile] * np.exp(0.9 * intent_z + 0.5 * fit_z)
-    mix = np.column_stack([BASE_MIX[profile], hand_raise[:, None] * HAND_RAISER_SPLIT])
+    # Volume is mostly a personal habit (engagement style), only weakly tied to intent.
+    style = rng.normal(0.0, ENGAGEMENT_STYLE_SD, n)
+    volume = np.exp(0.15 * intent_z + 0.1 * fit_z + style)
+    total = MEAN_BASE_EVENTS * activity * volume / volume.mean()
+    # Hand-raises follow intent and fit, not the lead's browsing volume.
+    hand_raise = HAND_RAISE_RATE[profile] * np.exp(0.9 * intent_z + 0.5 * fit_z)
+    expected = np.column_stack(
+        [total[:, None] * BASE_MIX[profile], hand_raise[:, None] * HAND_RAISER_SPLIT[segment]]
+    )
     kinds = np.array([_T[t] for t in (*BASE_TYPES, *HAND_RAISER_TYPES)], dtype=np.int8)
-    counts = rng.poisson(total[:, None] * mix)
+    counts = rng.poisson(expected)
     lead = np.repeat(np.arange(n, dtype=np.int32), counts.sum(axis=1))
     kind = np.repeat(np.tile(kinds, n), counts.ravel())
 
@@ -511,6 +646,12 @@ def _draw_base_events(
     from_decay = rng.random(len(lead), dtype=np.float32) < p_decay
     days_after = np.where(from_decay, decayed, u * lifetime_days)
     del tau_e, decayed, u, p_decay, from_decay
+    # Hand-raises come after some research: exponential from creation, wrapped into the
+    # lifetime, so at T some are fresh and some are stale.
+    raised = kind >= _T[HAND_RAISER_TYPES[0]]
+    days_after[raised] = np.fmod(
+        rng.exponential(HAND_RAISE_DAYS, size=int(raised.sum())), lifetime_days
+    )
 
     # Baseline pages: pricing share rises with intent and fit for buyers.
     pricing = PRICING_SHARE[profile] * np.where(
@@ -526,7 +667,7 @@ def _draw_base_events(
     del days_after, category, is_pricing
 
     # Intent bursts: a few days of buying-stage activity at a random point of the lifetime.
-    burst_rate = BURST_RATE * np.exp(0.8 * intent_z - 0.32) * (profile != _JOB_SEEKER)
+    burst_rate = BURST_RATE * np.exp(0.8 * intent_z - 0.32) * PROFILE_BURSTS[profile]
     n_bursts = rng.poisson(burst_rate)
     burst_lead = np.repeat(np.arange(n, dtype=np.int32), n_bursts)
     burst_at = rng.uniform(0.0, lifetime_days, size=len(burst_lead))
@@ -535,14 +676,54 @@ def _draw_base_events(
     b_days = np.minimum(
         np.repeat(burst_at, burst_size) + rng.exponential(1.0, size=len(b_lead)), lifetime_days
     )
-    b_types = np.array([_T[t] for t in BURST_TYPES], dtype=np.int8)
+    b_types = np.array([_T.get(t, -1) for t in BURST_TYPES], dtype=np.int8)
     b_kind = b_types[rng.choice(len(b_types), size=len(b_lead), p=_weights(BURST_TYPES))]
+    raise_hand = b_kind < 0
+    hand_raiser_codes = np.array([_T[t] for t in HAND_RAISER_TYPES], dtype=np.int8)
+    b_kind[raise_hand] = hand_raiser_codes[
+        _choice_by_group(rng, segment[b_lead[raise_hand]], HAND_RAISER_SPLIT)
+    ]
     burst = _Events(b_lead, _seconds(b_days), b_kind, _fixed_pages(rng, b_kind, BURST_PAGES))
 
-    events = _concat([base, burst])
+    # Tourists: a curious free-trial sign-up soon after creation, then a look at the docs.
+    tourist = (segment == 0) & (rng.random(n) < TOURIST_TRIAL_RATE[profile])
+    t_lead = np.flatnonzero(tourist).astype(np.int32)
+    t_days = np.minimum(rng.exponential(TOURIST_DAYS, size=len(t_lead)), lifetime_days)
+    n_views = rng.poisson(TOURIST_FOLLOW_UP_VIEWS, size=len(t_lead))
+    v_lead = np.repeat(t_lead, n_views)
+    v_days = np.minimum(
+        np.repeat(t_days, n_views) + rng.exponential(1.0, size=len(v_lead)), lifetime_days
+    )
+    docs = np.full(len(v_lead), _P["docs"])
+    tourists = _Events(
+        np.concatenate([t_lead, v_lead]),
+        _seconds(np.concatenate([t_days, v_days])),
+        np.concatenate(
+            [
+                np.full(len(t_lead), _T["trial_request"], dtype=np.int8),
+                np.full(len(v_lead), _T["page_view"], dtype=np.int8),
+            ]
+        ),
+        np.concatenate(
+            [np.full(len(t_lead), -1, dtype=np.int16), _page_codes(rng, docs, docs >= 0)]
+        ),
+    )
+
+    # Privacy proxies open every marketing e-mail: opens that say nothing about intent.
+    proxied = rng.random(n) < PRIVACY_PROXY_SHARE[leads["domain_type"]]
+    n_opens = rng.poisson(PRIVACY_PROXY_OPENS_PER_DAY * lifetime_days * proxied)
+    o_lead = np.repeat(np.arange(n, dtype=np.int32), n_opens)
+    opens = _Events(
+        o_lead,
+        _seconds(rng.uniform(0.0, lifetime_days, size=len(o_lead))),
+        np.full(len(o_lead), _T["email_open"], dtype=np.int8),
+        np.full(len(o_lead), -1, dtype=np.int16),
+    )
+
+    events = _concat([base, burst, tourists, opens])
     # Some registrants attend, one to ten days later.
     registered = events.kind == _T["webinar_registered"]
-    attend_p = np.clip(0.4 + 0.12 * intent_z, 0.1, 0.8)
+    attend_p = np.clip(0.4 + 0.12 * intent_z + WEBINAR_ATTENDANCE_SHIFT[profile], 0.1, 0.8)
     attends = registered & (rng.random(len(events.lead)) < attend_p[events.lead])
     a_lead = events.lead[attends]
     a_offset = events.offset[attends] + _seconds(rng.uniform(1.0, 10.0, size=len(a_lead)))
@@ -600,6 +781,7 @@ def _observables_at_as_of(
     is_view = pre.page >= 0
     category[is_view] = np.searchsorted(_PATH_START, pre.page[is_view], side="right") - 1
     pricing_views = np.bincount(pre.lead[category == _P["pricing"]], minlength=n)
+    product_views = np.bincount(pre.lead[category == _P["product"]], minlength=n)
     careers_views = np.bincount(pre.lead[category == _P["careers"]], minlength=n)
     # Distinct calendar days (UTC) with any activity.
     created = leads["created"][pre.lead]
@@ -612,7 +794,11 @@ def _observables_at_as_of(
     np.maximum.at(last, pre.lead, pre.offset)
     # No activity before T counts as the whole observation window.
     days_since = (as_of_offset - np.maximum(last, 0)) / SECONDS_PER_DAY
-    hand_raiser = counts[:, [_T[t] for t in HAND_RAISER_TYPES]].sum(axis=1) > 0
+    is_raise = np.isin(pre.kind, [_T[t] for t in HAND_RAISER_TYPES])
+    first_raise = np.full(n, as_of_offset + 1, dtype=np.int64)
+    np.minimum.at(first_raise, pre.lead[is_raise], pre.offset[is_raise])
+    hand_raiser = first_raise <= as_of_offset
+    days_since_raise = np.where(hand_raiser, (as_of_offset - first_raise) / SECONDS_PER_DAY, np.nan)
     return pd.DataFrame(
         {
             "industry": leads["industry"],
@@ -621,6 +807,7 @@ def _observables_at_as_of(
             "domain_type": leads["domain_type"],
             "source": leads["source"],
             "page_views": counts[:, _T["page_view"]],
+            "product_views": product_views,
             "pricing_views": pricing_views,
             "careers_views": careers_views,
             "content_downloads": counts[:, _T["content_download"]],
@@ -630,7 +817,11 @@ def _observables_at_as_of(
             "webinar_attended": counts[:, _T["webinar_attended"]] > 0,
             "chat": counts[:, _T["chat"]] > 0,
             "unsubscribed": counts[:, _T["email_unsubscribe"]] > 0,
+            "trial_requests": counts[:, _T["trial_request"]],
+            "demo_requests": counts[:, _T["demo_request"]],
+            "contact_sales_requests": counts[:, _T["contact_sales"]],
             "hand_raiser": hand_raiser,
+            "days_since_first_hand_raise": days_since_raise,  # NaN when no hand-raise
             "active_days": active_days,
             "days_since_last_activity": days_since,
         }
@@ -640,42 +831,57 @@ def _observables_at_as_of(
 def conversion_logit(observables: pd.DataFrame) -> np.ndarray:
     """The true log-odds of converting in (T, T + horizon] from the observables at T."""
     obs = observables
-    b = BEHAVIOUR_COEF
-    i = INTERACTION_COEF
-    industry = _coef_table(INDUSTRY_COEF, INDUSTRIES)[obs["industry"].to_numpy()]
-    size = _coef_table(COMPANY_SIZE_COEF, COMPANY_SIZES)[obs["company_size"].to_numpy()]
-    seniority = _coef_table(SENIORITY_COEF, SENIORITIES)[obs["seniority"].to_numpy()]
-    domain = _coef_table(DOMAIN_TYPE_COEF, DOMAIN_TYPES)[obs["domain_type"].to_numpy()]
-    source = _coef_table(SOURCE_COEF, SOURCES)[obs["source"].to_numpy()]
-    hand_raiser = obs["hand_raiser"].to_numpy(dtype=float)
-    senior = np.isin(obs["seniority"], [SENIORITIES.index(s) for s in _SENIOR])
-    mid_large = np.isin(obs["company_size"], [list(COMPANY_SIZES).index(s) for s in _MID_LARGE])
-    personal = obs["domain_type"].to_numpy() == _PERSONAL
-    pricing_viewer = obs["pricing_views"].to_numpy() > 0
-    return (
-        INTERCEPT
-        + industry
-        + size
-        + seniority
-        + domain
-        + source
-        + b["log1p_page_views"] * np.log1p(obs["page_views"])
-        + b["log1p_pricing_views"] * np.log1p(obs["pricing_views"])
-        + b["log1p_content_downloads"] * np.log1p(obs["content_downloads"])
-        + b["log1p_form_submits"] * np.log1p(obs["form_submits"])
-        + b["log1p_email_clicks"] * np.log1p(obs["email_clicks"])
-        + b["log1p_email_opens"] * np.log1p(obs["email_opens"])
-        + b["log1p_active_days"] * np.log1p(obs["active_days"])
-        + b["log1p_careers_views"] * np.log1p(obs["careers_views"])
-        + b["webinar_attended"] * obs["webinar_attended"]
-        + b["chat"] * obs["chat"]
-        + b["hand_raiser"] * hand_raiser
-        + b["unsubscribed"] * obs["unsubscribed"]
-        + b["days_since_last_activity"] * obs["days_since_last_activity"]
-        + i["hand_raiser_x_senior"] * hand_raiser * senior
-        + i["hand_raiser_x_personal_domain"] * hand_raiser * personal
-        + i["pricing_viewer_x_mid_large_company"] * pricing_viewer * mid_large
-    ).to_numpy(dtype=float)
+    c = INTENT_COEF
+    size_code = obs["company_size"].to_numpy()
+    seniority_code = obs["seniority"].to_numpy()
+    domain_code = obs["domain_type"].to_numpy()
+    fit = (
+        _coef_table(INDUSTRY_COEF, INDUSTRIES)[obs["industry"].to_numpy()]
+        + _coef_table(COMPANY_SIZE_COEF, COMPANY_SIZES)[size_code]
+        + _coef_table(SENIORITY_COEF, SENIORITIES)[seniority_code]
+        + _coef_table(DOMAIN_TYPE_COEF, DOMAIN_TYPES)[domain_code]
+        + _coef_table(SOURCE_COEF, SOURCES)[obs["source"].to_numpy()]
+    )
+
+    def log1p(column: str) -> np.ndarray:
+        return np.log1p(obs[column].to_numpy(dtype=float))
+
+    intent = (
+        c["log1p_page_views"] * log1p("page_views")
+        + c["log1p_product_views"] * log1p("product_views")
+        + c["log1p_pricing_views"] * log1p("pricing_views")
+        + c["log1p_content_downloads"] * log1p("content_downloads")
+        + c["log1p_form_submits"] * log1p("form_submits")
+        + c["log1p_email_clicks"] * log1p("email_clicks")
+        + c["log1p_email_opens"] * log1p("email_opens")
+        + c["log1p_active_days"] * log1p("active_days")
+        + c["pricing_viewer"] * (obs["pricing_views"].to_numpy() > 0)
+        + c["webinar_attended"] * obs["webinar_attended"].to_numpy(dtype=float)
+        + c["chat"] * obs["chat"].to_numpy(dtype=float)
+    )
+    h = HAND_RAISE_COEF
+    hand_raise = np.maximum.reduce(
+        [
+            h["trial_request"] * (obs["trial_requests"].to_numpy() > 0),
+            h["demo_request"] * (obs["demo_requests"].to_numpy() > 0),
+            h["contact_sales"] * (obs["contact_sales_requests"].to_numpy() > 0),
+        ]
+    )
+    days_since_raise = np.nan_to_num(obs["days_since_first_hand_raise"].to_numpy(dtype=float))
+    speed = SPEED_FLOOR + (1.0 - SPEED_FLOOR) * np.exp(-days_since_raise / SPEED_DAYS)
+    negative = (
+        NEGATIVE_COEF["log1p_careers_views"] * log1p("careers_views")
+        + NEGATIVE_COEF["unsubscribed"] * obs["unsubscribed"].to_numpy(dtype=float)
+        + NEGATIVE_COEF["days_since_last_activity"]
+        * obs["days_since_last_activity"].to_numpy(dtype=float)
+    )
+    multiplier = _fit_multiplier(size_code, seniority_code, domain_code)
+    return INTERCEPT + fit + negative + multiplier * (intent + hand_raise * speed)
+
+
+def conversion_probability(observables: pd.DataFrame) -> np.ndarray:
+    """The true probability of converting in (T, T + horizon] from the observables at T."""
+    return MAX_CONVERSION * _sigmoid(conversion_logit(observables))
 
 
 def _converter_events(
@@ -770,7 +976,7 @@ def generate_export(
     events = _unsubscribe(rng, leads, events, lifetime_days=lifetime_days)
 
     observables = _observables_at_as_of(leads, events, as_of_offset=as_of)
-    p_true = _sigmoid(conversion_logit(observables))
+    p_true = conversion_probability(observables)
 
     # Early converters: mostly leads that raised a hand before T, converting after that.
     hand_raise = np.isin(events.kind, [_T[t] for t in HAND_RAISER_TYPES]) & (events.offset <= as_of)
@@ -908,8 +1114,11 @@ def main(
     config = load_params(params)
     source = section(config, "source")
     if source.get("kind") != "synthetic":
-        SKIPPED_MARKER.parent.mkdir(parents=True, exist_ok=True)
-        SKIPPED_MARKER.write_text("")
+        # DVC needs every declared output to exist, so both folders get a marker
+        truth_dir = Path((config.get("generate") or {}).get("truth_path", TRUTH_DEFAULT)).parent
+        for marker in (SKIPPED_MARKER, truth_dir / "SKIPPED"):
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text("")
         logger.info("source.kind is %r: nothing to generate", source.get("kind"))
         return
     generate = section(config, "generate")

@@ -9,10 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import roc_auc_score
 
 from pipelines import generate
 from pipelines.errors import InputError
-from pipelines.generate import SyntheticExport, conversion_logit, generate_export
+from pipelines.generate import (
+    SyntheticExport,
+    conversion_logit,
+    conversion_probability,
+    generate_export,
+)
 
 COMPETITORS = ["rivalcrm.com", "pipelinepro.io", "leadforge.com"]
 PERSONAL = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"]
@@ -49,8 +55,7 @@ def export() -> SyntheticExport:
     return _export()
 
 
-@pytest.fixture(scope="module")
-def lead_view(export: SyntheticExport) -> pd.DataFrame:
+def _lead_view(export: SyntheticExport) -> pd.DataFrame:
     """Truth joined with the outcome, the email domain and the label window."""
     frame = export.truth.merge(export.outcomes, on="lead_id", how="left")
     frame["domain"] = export.leads["email"].str.split("@").str[1].to_numpy()
@@ -63,11 +68,20 @@ def lead_view(export: SyntheticExport) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def events_with_as_of(export: SyntheticExport) -> pd.DataFrame:
+def lead_view(export: SyntheticExport) -> pd.DataFrame:
+    return _lead_view(export)
+
+
+def _events_with_as_of(export: SyntheticExport) -> pd.DataFrame:
     """Activities with the lead's as-of moment and conversion time beside each event."""
     events = export.activities.assign(lead_id=export.activities["lead_id"].astype("str"))
     leads = export.truth[["lead_id", "as_of"]].merge(export.outcomes, on="lead_id", how="left")
     return events.merge(leads, on="lead_id", how="left", validate="many_to_one")
+
+
+@pytest.fixture(scope="module")
+def events_with_as_of(export: SyntheticExport) -> pd.DataFrame:
+    return _events_with_as_of(export)
 
 
 def _category(page: pd.Series) -> pd.Series:
@@ -117,7 +131,7 @@ def test_activities_refer_to_known_leads_inside_their_lifetime(
     is_view = events["activity_type"] == "page_view"
     assert events.loc[is_view, "page"].notna().all()
     assert events.loc[~is_view, "page"].isna().all()
-    assert 20 < len(events) / len(export.leads) < 40
+    assert 20 < len(events) / len(export.leads) < 50
 
 
 def test_outcomes_refer_to_known_leads_inside_their_lifetime(export: SyntheticExport) -> None:
@@ -222,20 +236,23 @@ def test_events_after_as_of_depend_on_the_outcome(
     assert by_outcome[True] > 3 * by_outcome[False]
 
 
-def test_p_true_is_a_function_of_exported_observables_at_as_of(
-    export: SyntheticExport, lead_view: pd.DataFrame, events_with_as_of: pd.DataFrame
-) -> None:
-    """Rebuild the observables from the exported tables alone and recompute p_true."""
+def _observables(export: SyntheticExport, events_with_as_of: pd.DataFrame) -> pd.DataFrame:
+    """The truth's observables rebuilt from the exported tables alone (events <= as-of)."""
     leads = export.leads.set_index("lead_id")
     events = events_with_as_of[events_with_as_of["occurred_at"] <= events_with_as_of["as_of"]]
     per_type = pd.crosstab(events["lead_id"], events["activity_type"]).reindex(
         leads.index, fill_value=0
     )
     category = _category(events["page"].astype("str"))
-    pricing = category.eq("pricing").groupby(events["lead_id"]).sum()
-    careers = category.eq("careers").groupby(events["lead_id"]).sum()
+
+    def views(name: str) -> np.ndarray:
+        per_lead = category.eq(name).groupby(events["lead_id"]).sum()
+        return per_lead.reindex(leads.index, fill_value=0).to_numpy()
+
     active_days = events["occurred_at"].dt.floor("D").groupby(events["lead_id"]).nunique()
     last = events.groupby("lead_id")["occurred_at"].max()
+    raises = events[events["activity_type"].isin(HAND_RAISERS)]
+    first_raise = raises.groupby("lead_id")["occurred_at"].min().reindex(leads.index)
     as_of = export.truth.set_index("lead_id")["as_of"]
     days_since = ((as_of - last.reindex(leads.index)).dt.total_seconds() / 86_400).fillna(
         OBSERVATION_DAYS
@@ -253,7 +270,7 @@ def test_p_true_is_a_function_of_exported_observables_at_as_of(
     def codes(values: pd.Series, names: list[str] | tuple[str, ...]) -> np.ndarray:
         return pd.Categorical(values, categories=list(names)).codes
 
-    observables = pd.DataFrame(
+    return pd.DataFrame(
         {
             "industry": codes(leads["industry"], list(generate.INDUSTRIES)),
             "company_size": codes(leads["company_size"], list(generate.COMPANY_SIZES)),
@@ -261,8 +278,9 @@ def test_p_true_is_a_function_of_exported_observables_at_as_of(
             "domain_type": domain_type,
             "source": codes(leads["source"], generate.SOURCES),
             "page_views": per_type["page_view"].to_numpy(),
-            "pricing_views": pricing.reindex(leads.index, fill_value=0).to_numpy(),
-            "careers_views": careers.reindex(leads.index, fill_value=0).to_numpy(),
+            "product_views": views("product"),
+            "pricing_views": views("pricing"),
+            "careers_views": views("careers"),
             "content_downloads": per_type["content_download"].to_numpy(),
             "form_submits": per_type["form_submit"].to_numpy(),
             "email_clicks": per_type["email_click"].to_numpy(),
@@ -270,17 +288,164 @@ def test_p_true_is_a_function_of_exported_observables_at_as_of(
             "webinar_attended": per_type["webinar_attended"].to_numpy() > 0,
             "chat": per_type["chat"].to_numpy() > 0,
             "unsubscribed": per_type["email_unsubscribe"].to_numpy() > 0,
+            "trial_requests": per_type["trial_request"].to_numpy(),
+            "demo_requests": per_type["demo_request"].to_numpy(),
+            "contact_sales_requests": per_type["contact_sales"].to_numpy(),
             "hand_raiser": per_type[HAND_RAISERS].sum(axis=1).to_numpy() > 0,
+            "days_since_first_hand_raise": (
+                (as_of - first_raise).dt.total_seconds() / 86_400
+            ).to_numpy(),
             "active_days": active_days.reindex(leads.index, fill_value=0).to_numpy(),
             "days_since_last_activity": days_since.to_numpy(),
-        }
+            "events": per_type.sum(axis=1).to_numpy(),  # not used by the truth
+        },
+        index=leads.index,
     )
-    recomputed = 1 / (1 + np.exp(-conversion_logit(observables)))
+
+
+def test_p_true_is_a_function_of_exported_observables_at_as_of(
+    export: SyntheticExport, lead_view: pd.DataFrame, events_with_as_of: pd.DataFrame
+) -> None:
+    """Rebuild the observables from the exported tables alone and recompute p_true."""
+    observables = _observables(export, events_with_as_of)
+    recomputed = conversion_probability(observables)
     # Leads whose as-of moment is after the data end cannot be observed at T.
     observable = (lead_view["p_true"].notna() & (lead_view["as_of"] <= DATA_END)).to_numpy()
     np.testing.assert_allclose(
         recomputed[observable], lead_view["p_true"].to_numpy()[observable], rtol=1e-9
     )
+
+
+# -- the realistic funnel: what points templates get wrong -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def funnel() -> pd.DataFrame:
+    """Eligible leads of a larger export: observables at T, outcome and latent profile."""
+    export = _export(n_leads=15_000, seed=11)
+    lead_view = _lead_view(export)
+    frame = _observables(export, _events_with_as_of(export)).join(
+        lead_view.set_index("lead_id")[["p_true", "won", "eligible", "profile"]]
+    )
+    return frame[frame["eligible"]]
+
+
+def _one_lead(**values: object) -> pd.DataFrame:
+    """Observables of a plain lead (software, 51-200, manager, business address) at T."""
+    row: dict[str, object] = {
+        "industry": list(generate.INDUSTRIES).index("software"),
+        "company_size": list(generate.COMPANY_SIZES).index("51-200"),
+        "seniority": generate.SENIORITIES.index("manager"),
+        "domain_type": 0,
+        "source": 0,
+        "page_views": 5,
+        "product_views": 1,
+        "pricing_views": 0,
+        "careers_views": 0,
+        "content_downloads": 0,
+        "form_submits": 0,
+        "email_clicks": 0,
+        "email_opens": 0,
+        "webinar_attended": False,
+        "chat": False,
+        "unsubscribed": False,
+        "trial_requests": 0,
+        "demo_requests": 0,
+        "contact_sales_requests": 0,
+        "hand_raiser": False,
+        "days_since_first_hand_raise": np.nan,
+        "active_days": 3,
+        "days_since_last_activity": 2.0,
+    }
+    row.update(values)
+    return pd.DataFrame([row])
+
+
+def _logit(**values: object) -> float:
+    return float(conversion_logit(_one_lead(**values))[0])
+
+
+def test_activity_volume_is_a_weak_signal_and_opens_are_noise() -> None:
+    plain = _logit()
+    assert _logit(email_opens=40) == plain
+    # Ten times the browsing, downloads and active days adds far less than one pricing view.
+    busy = _logit(page_views=50, content_downloads=10, active_days=12)
+    assert 0 < busy - plain < 0.5 * (_logit(pricing_views=1) - plain)
+
+
+def test_fit_multiplies_intent() -> None:
+    micro_personal = {
+        "company_size": list(generate.COMPANY_SIZES).index("1-10"),
+        "domain_type": 1,
+    }
+    large_senior = {
+        "company_size": list(generate.COMPANY_SIZES).index("1000+"),
+        "seniority": generate.SENIORITIES.index("vp"),
+    }
+    demo = {"demo_requests": 1, "hand_raiser": True, "days_since_first_hand_raise": 1.0}
+    small_gain = _logit(**micro_personal, **demo) - _logit(**micro_personal)
+    large_gain = _logit(**large_senior, **demo) - _logit(**large_senior)
+    assert large_gain > 3 * small_gain > 0
+
+
+def test_a_demo_outweighs_a_trial_and_recent_requests_outweigh_stale_ones() -> None:
+    def raised(kind: str, days: float) -> float:
+        return _logit(**{kind: 1, "hand_raiser": True, "days_since_first_hand_raise": days})
+
+    assert raised("demo_requests", 1.0) > raised("trial_requests", 1.0) + 2
+    assert raised("demo_requests", 1.0) > raised("demo_requests", 12.0) + 2
+    # Even a stale trial is worth more than no hand-raise (the truth is monotone in them).
+    assert raised("trial_requests", 14.0) > _logit()
+
+
+def test_researchers_are_busy_but_rarely_convert(funnel: pd.DataFrame) -> None:
+    researchers = funnel[funnel["profile"] == "researcher"]
+    buyers = funnel[funnel["profile"] == "buyer"]
+    assert 0.08 < (funnel["profile"] == "researcher").mean() < 0.18
+    assert researchers["events"].mean() > 2.5 * buyers["events"].mean()
+    assert researchers["content_downloads"].mean() > 3 * buyers["content_downloads"].mean()
+    assert researchers["p_true"].mean() < 0.06
+    assert researchers["won"].mean() < 0.5 * buyers["won"].mean()
+
+
+def test_tourists_convert_far_less_than_larger_companies_asking_for_a_demo(
+    funnel: pd.DataFrame,
+) -> None:
+    sizes = list(generate.COMPANY_SIZES)
+    small = (funnel["company_size"] == sizes.index("1-10")) | (funnel["domain_type"] == 1)
+    trial_only = (funnel["trial_requests"] > 0) & (
+        funnel[["demo_requests", "contact_sales_requests"]].sum(axis=1) == 0
+    )
+    tourists = funnel[small & trial_only]
+    large = funnel["company_size"].isin([sizes.index("201-1000"), sizes.index("1000+")])
+    asks = (funnel["demo_requests"] + funnel["contact_sales_requests"]) > 0
+    buyers = funnel[large & ~small & asks]
+    assert len(tourists) > 30 and len(buyers) > 20
+    assert tourists["p_true"].mean() < 0.15
+    assert buyers["p_true"].mean() > 0.6
+    assert buyers["won"].mean() > 3 * tourists["won"].mean()
+    # Small shops and private addresses mostly try the product; larger companies ask.
+    raised = funnel[funnel["hand_raiser"]]
+    trial_share = (raised["trial_requests"] > 0).groupby(small.loc[raised.index]).mean()
+    assert trial_share[True] > 1.5 * trial_share[False]
+
+
+def test_recent_hand_raises_convert_better(funnel: pd.DataFrame) -> None:
+    raised = funnel[funnel["hand_raiser"]]
+    days = raised["days_since_first_hand_raise"]
+    recent, stale = raised[days <= 3], raised[days >= 10]
+    assert len(recent) > 20 and len(stale) > 50
+    assert recent["p_true"].mean() > 1.4 * stale["p_true"].mean()
+    assert recent["won"].mean() > stale["won"].mean()
+
+
+def test_privacy_proxies_open_e_mail_whatever_the_intent(funnel: pd.DataFrame) -> None:
+    opens_only = (funnel["email_opens"] >= 5) & (funnel["email_clicks"] == 0)
+    assert opens_only.mean() > 0.05
+    # Opens rank converters far worse than a single buying signal does.
+    won = funnel["won"]
+    assert roc_auc_score(won, funnel["email_opens"]) < 0.65
+    assert roc_auc_score(won, funnel["pricing_views"]) > roc_auc_score(won, funnel["email_opens"])
 
 
 def test_bad_arguments_are_input_errors() -> None:
