@@ -47,7 +47,11 @@ RUNS = [
     {
         "name": "Bank Marketing",
         "override": "params/datasets/bank_marketing.yaml",
-        "extra": {"split": {"by": "random"}, "evaluate": {"rolling_blocks": 0}},
+        "extra": {
+            "split": {"by": "random"},
+            "train": {"early_stopping_slice": "random"},
+            "evaluate": {"rolling_blocks": 0},
+        },
         "test": "stratified random 15%",
         "published": "without `duration`: 0.80 with a random 5-fold split",
     },

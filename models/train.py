@@ -11,6 +11,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +111,24 @@ def check_enough_data(labels: pd.Series, *, min_positives: int, min_negatives: i
         )
 
 
-def early_stopping_split(n_rows: int, *, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the fit rows and of the newest `fraction` of rows used to stop early."""
-    n_stop = max(1, round(n_rows * fraction))
+def early_stopping_split(
+    labels: pd.Series, *, fraction: float, slice_by: str = "newest", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the fit rows and of the rows that decide when to stop boosting.
+
+    `newest`: the last `fraction` of rows (rows come oldest first), for time-ordered cohorts.
+    `random`: a stratified random `fraction`, for cohorts drawn at random (no time order).
+    """
+    n_rows = len(labels)
     positions = np.arange(n_rows)
+    if slice_by == "random":
+        fit_rows, stop_rows = train_test_split(
+            positions, test_size=fraction, stratify=labels.to_numpy(), random_state=seed
+        )
+        return np.sort(fit_rows), np.sort(stop_rows)
+    if slice_by != "newest":
+        raise ValueError(f"early_stopping_slice must be newest or random, not {slice_by!r}")
+    n_stop = max(1, round(n_rows * fraction))
     return positions[: n_rows - n_stop], positions[n_rows - n_stop :]
 
 
@@ -123,15 +138,16 @@ def fit_booster(
     y: pd.Series,
     params: Mapping[str, Any],
     constraints: list[int],
-    early_stopping_fraction: float,
+    fit_rows: np.ndarray,
+    stop_rows: np.ndarray,
     early_stopping_rounds: int,
     num_boost_round: int,
 ) -> lgb.Booster:
-    """Fit LightGBM with early stopping on the newest slice of the training rows.
+    """Fit LightGBM with early stopping on `stop_rows`.
 
-    Rows must come in time order (oldest first) so the stopping slice is the most recent.
+    With `early_stopping_rounds` 0 it boosts `num_boost_round` rounds on every row instead
+    (for cohorts whose newest slice is too unlike the rest to steer by).
     """
-    fit_rows, stop_rows = early_stopping_split(len(X), fraction=early_stopping_fraction)
     lgb_params = {
         "objective": "binary",
         "verbosity": -1,
@@ -141,6 +157,9 @@ def fit_booster(
         "monotone_constraints_method": "advanced",
         **params,
     }
+    if early_stopping_rounds <= 0:
+        train_set = lgb.Dataset(X, label=y, categorical_feature="auto")
+        return lgb.train(lgb_params, train_set, num_boost_round=num_boost_round)
     train_set = lgb.Dataset(
         X.iloc[fit_rows], label=y.iloc[fit_rows], categorical_feature="auto", free_raw_data=False
     )

@@ -73,7 +73,12 @@ def train_model(
         rows, features=config.feature_columns(), categorical=config.categorical_columns()
     )
     X = prepare_matrix(rows, spec)
-    stopping_fraction = float(train_params.get("early_stopping_fraction", 0.15))
+    fit_rows, stop_rows = early_stopping_split(
+        rows["label"],
+        fraction=float(train_params.get("early_stopping_fraction", 0.15)),
+        slice_by=str(train_params.get("early_stopping_slice", "newest")),
+        seed=int(train_params["lightgbm"].get("seed", 0)),
+    )
     constraints = monotone_constraints(
         spec.features,
         increasing=train_params.get("monotone_increasing") or [],
@@ -84,11 +89,12 @@ def train_model(
         y=rows["label"],
         params=train_params["lightgbm"],
         constraints=constraints,
-        early_stopping_fraction=stopping_fraction,
+        fit_rows=fit_rows,
+        stop_rows=stop_rows,
         early_stopping_rounds=int(train_params.get("early_stopping_rounds", 50)),
         num_boost_round=int(train_params.get("num_boost_round", 2000)),
     )
-    _, stop = early_stopping_split(len(rows), fraction=stopping_fraction)
+    stop = stop_rows
     metrics = {
         "train_rows": float(len(rows)),
         "train_positives": float(rows["label"].sum()),
