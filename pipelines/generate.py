@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from features.build import STANDARD_ACTIVITY_TYPES
 from pipelines.config import load_params, section
 from pipelines.errors import InputError
 from pipelines.io import write_table
@@ -65,20 +66,8 @@ TRUTH_DEFAULT = "data/synthetic_truth/truth.parquet"
 # ---------------------------------------------------------------------------------------
 # Vocabularies
 # ---------------------------------------------------------------------------------------
-ACTIVITY_TYPES = (
-    "page_view",
-    "form_submit",
-    "content_download",
-    "webinar_registered",
-    "webinar_attended",
-    "email_open",
-    "email_click",
-    "email_unsubscribe",
-    "chat",
-    "trial_request",
-    "demo_request",
-    "contact_sales",
-)
+# The canonical activity types, in the feature builder's order (one list for both).
+ACTIVITY_TYPES = STANDARD_ACTIVITY_TYPES
 _T = {name: code for code, name in enumerate(ACTIVITY_TYPES)}
 HAND_RAISER_TYPES = ("trial_request", "demo_request", "contact_sales")
 EMAIL_ENGAGEMENT_TYPES = ("email_open", "email_click")
