@@ -15,10 +15,12 @@ Exports are generated once with `pipelines.generate.generate_export` in parts of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -80,17 +82,56 @@ def ensure_export(n_leads: int, cache: Path) -> Path:
     return directory
 
 
-def measured(args: list[str]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes, stdout) of one command in its own process."""
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) bytes summed over a process and its descendants (workers, fork server).
+
+    The RSS sum counts pages shared by forked processes once per process; the PSS sum
+    (proportional set size) counts them once in all: the tree's real footprint.
+    """
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0, 0
+    rss = pss = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            info = process.memory_full_info()
+            rss += info.rss
+            pss += info.pss
+    return rss, pss
+
+
+def measured(args: list[str]) -> tuple[float, int, str, int]:
+    """(wall seconds, peak RSS bytes, stdout, peak PSS bytes) of one command.
+
+    Peak RSS is the larger of the process's own peak (os.wait4) and the peak of the RSS sum
+    over its process tree, sampled every 200 ms (the scoring job runs worker processes); peak
+    PSS is the peak of the tree's PSS sum.
+    """
     env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
     start = time.perf_counter()
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    peak = [0, 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            rss, pss = tree_memory(process.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     stdout = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
+    done.set()
+    sampler.join()
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{args[:3]} failed with {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss * 1024, stdout
+    return wall, max(usage.ru_maxrss * 1024, peak[0]), stdout, peak[1]
 
 
 def floor(directory: Path, model_uri: str) -> None:
@@ -137,6 +178,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, nargs="+", default=[1_000_000, 2_000_000])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/leadscore_score_bench"))
     parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--model", default="models:/lead-conversion@champion")
     parser.add_argument("--floor-of", type=Path, help=argparse.SUPPRESS)
@@ -156,7 +198,9 @@ def main() -> None:
         command += ["--output", str(output), "--as-of", AS_OF, "--model", args.model]
         if args.chunk_size:
             command += ["--chunk-size", str(args.chunk_size)]
-        wall, rss, _ = measured(command)
+        if args.workers:
+            command += ["--workers", str(args.workers)]
+        wall, rss, _, pss = measured(command)
         summary = json.loads(output.with_suffix(".summary.json").read_text())
         scored = int(summary["counts"]["scored"])
         row = {
@@ -166,11 +210,12 @@ def main() -> None:
             "score_wall_s": round(wall, 1),
             "score_leads_per_s": round(scored / wall),
             "score_peak_rss_mb": round(rss / 2**20),
+            "score_peak_pss_mb": round(pss / 2**20),
             "score_timings_s": summary["timings_s"],
         }
         if not args.skip_floor:
             floor_command = [python, __file__, "--floor-of", str(directory), "--model", args.model]
-            _, _, stdout = measured(floor_command)
+            _, _, stdout, _ = measured(floor_command)
             figures = json.loads(stdout.strip().splitlines()[-1])
             floor_s = figures["read_s"] + figures["predict_s"]
             row |= {

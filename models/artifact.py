@@ -131,9 +131,9 @@ class ScoringBundle:
         sql = proposed["sql"]["threshold"] if sql is None or sql < 0 else sql
         return float(mql), float(sql)
 
-    def probability(self, table: pd.DataFrame) -> np.ndarray:
-        """Calibrated conversion probability."""
-        X = prepare_matrix(table, self.spec)
+    def probability(self, table: pd.DataFrame, *, X: pd.DataFrame | None = None) -> np.ndarray:
+        """Calibrated conversion probability (`X`: the table's model matrix, if already made)."""
+        X = prepare_matrix(table, self.spec) if X is None else X
         return self.calibrator.transform(predict_raw(self.booster, X))
 
     def contributions(self, X: pd.DataFrame, *, method: str = REASONS_SHAP) -> np.ndarray:
@@ -146,9 +146,16 @@ class ScoringBundle:
             return path_contributions(self.booster, X, self._path_tables)
         raise ValueError(f"unknown reasons method {method!r}; use {REASONS_SHAP} or {REASONS_PATH}")
 
-    def reasons(self, table: pd.DataFrame, *, top_k: int, method: str = REASONS_SHAP) -> list[str]:
+    def reasons(
+        self,
+        table: pd.DataFrame,
+        *,
+        top_k: int,
+        method: str = REASONS_SHAP,
+        X: pd.DataFrame | None = None,
+    ) -> list[str]:
         """Top features pushing each lead's score up, in words (SHAP or tree-path attribution)."""
-        X = prepare_matrix(table, self.spec)
+        X = prepare_matrix(table, self.spec) if X is None else X
         contrib = self.contributions(X, method=method)[:, :-1]
         order = np.argsort(-contrib, axis=1, kind="stable")[:, :top_k]
         names = np.array([describe_feature(f) for f in self.spec.features], dtype=object)
@@ -175,7 +182,8 @@ class ScoringBundle:
     ) -> pd.DataFrame:
         """Probability, stage, points, points stage and reasons per row of the feature table."""
         mql, sql = self.thresholds(override)
-        probability = self.probability(table)
+        X = prepare_matrix(table, self.spec)  # once for the probability and the reasons
+        probability = self.probability(table, X=X)
         hand_raiser = table["is_hand_raiser"].to_numpy() >= 1 if "is_hand_raiser" in table else None
         disqualified = disqualified_mask(table, self.stage_policy.get("disqualify_when", {}))
         stage = assign_stages(
@@ -194,7 +202,7 @@ class ScoringBundle:
                 "stage": stage,
                 "rule_score": self.rules.decision_function(table),
                 "rule_stage": self.rules.predict_stage(table),
-                "reasons": self.reasons(table, top_k=top_k, method=method),
+                "reasons": self.reasons(table, top_k=top_k, method=method, X=X),
             },
             index=table.index,
         )

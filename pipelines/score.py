@@ -4,18 +4,24 @@ One pass hash-partitions leads, activities and outcomes by lead_id into temporar
 (`pipelines.score_partition`); each bucket is then validated with the extract stage's checks
 (bad rows to the quarantine), reduced to the leads open at the as-of moment, turned into
 features by `features.build.build_feature_table` with the model's own configuration, and
-scored. Output, quarantine and summary are written to temporary files and renamed at the end.
+scored. With `score.workers` > 1 (default 2) a pool of worker processes partitions the large
+Parquet inputs (one segment of row groups each) and scores the buckets; results are merged in
+bucket order, so output and summary are the same whatever the number of workers or chunks.
+Output, quarantine and summary are written to temporary files and renamed at the end.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +48,14 @@ from pipelines.extract import (
 from pipelines.io import ParquetChunkWriter, atomic_path, table_format, write_json
 from pipelines.score_partition import (
     SLOT,
+    BucketParts,
     BucketWriter,
     TableSource,
     canonical_names,
     estimate_rows,
     partition,
+    read_parts,
+    segments,
     source_columns,
 )
 from pipelines.tracking import MODEL_NAME, configure_tracking
@@ -92,6 +101,7 @@ class ScoreSettings:
     top_reasons: int = 3
     reasons_method: str = REASONS_PATH
     max_future_skew_hours: float = 24.0
+    workers: int = 2
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ScoreSettings:
@@ -107,6 +117,7 @@ class ScoreSettings:
             max_future_skew_hours=float(
                 extract.get("max_future_skew_hours", cls.max_future_skew_hours)
             ),
+            workers=int(score.get("workers", cls.workers)),
         )
 
 
@@ -148,6 +159,184 @@ class RunState:
         """Add value counts into one of the counters."""
         for key, value in counts.items():
             target[str(key)] = target.get(str(key), 0) + int(value)
+
+    def merge(self, other: RunState) -> None:
+        """Add the counters of one bucket (buckets are merged in bucket order)."""
+        for mine, theirs in (
+            (self.read, other.read),
+            (self.skipped, other.skipped),
+            (self.stages, other.stages),
+            (self.rule_stages, other.rule_stages),
+        ):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        for table, reasons in other.quarantined.items():
+            target = self.quarantined.setdefault(table, {})
+            for key, value in reasons.items():
+                target[key] = target.get(key, 0) + value
+        for name, counts in other.drift_counts.items():
+            self.drift_counts[name] = self.drift_counts.get(name, 0) + counts
+        self.scored += other.scored
+        self.probability_sum += other.probability_sum
+
+
+def new_state() -> RunState:
+    """Counters at zero, with every stage and skip reason present."""
+    return RunState(
+        skipped={SKIPPED_NOT_CREATED: 0, SKIPPED_CONVERTED: 0},
+        stages=dict.fromkeys(STAGE_ORDER, 0),
+        rule_stages=dict.fromkeys(STAGE_ORDER, 0),
+    )
+
+
+@dataclass(frozen=True)
+class BucketJob:
+    """Everything scoring a bucket needs besides its files (sent once to each worker)."""
+
+    model: LoadedModel
+    thresholds: Thresholds
+    settings: ScoreSettings
+    as_of: pd.Timestamp
+    latest: pd.Timestamp
+    timed: bool
+    scored_at: pd.Timestamp
+    sentinels: dict[str, list[str]]
+
+
+BucketResult = tuple[pd.DataFrame, pd.DataFrame, RunState] | None
+_WORKER_JOB: list[BucketJob] = []  # the job of a worker process, set by its initializer
+
+
+def _init_worker(job: BucketJob) -> None:
+    _WORKER_JOB[:] = [job]
+
+
+def _warm_up() -> None:
+    """A no-op task: the worker has started and run its initializer."""
+
+
+def score_parts(parts: dict[str, list[Path]], job: BucketJob | None = None) -> BucketResult:
+    """Read (and delete) one bucket's files and score it: (scored, quarantined, counters)."""
+    job = job or _WORKER_JOB[0]
+    frames = {name: read_parts(table_parts) for name, table_parts in parts.items()}
+    if frames["leads"] is None:
+        return None
+    if job.sentinels:  # as extract does before validation
+        frames["leads"] = mask_sentinels(frames["leads"], job.sentinels)
+    state = new_state()
+    scored, bad = score_bucket(
+        leads=frames["leads"],
+        activities=frames.get("activities"),
+        outcomes=frames.get("outcomes"),
+        model=job.model,
+        thresholds=job.thresholds,
+        settings=job.settings,
+        as_of=job.as_of,
+        latest=job.latest,
+        timed=job.timed,
+        scored_at=job.scored_at,
+        state=state,
+    )
+    return scored, bad, state
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Forkserver: a clean server (no OpenMP pool, which a fork would break) that has imported
+    this module once; each worker is forked from it, so it starts in milliseconds."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def start_workers(job: BucketJob, *, workers: int, stack: ExitStack) -> ProcessPoolExecutor:
+    """A pool of `workers` processes holding the job, shut down when `stack` closes.
+
+    Workers come from a fork server (see `_worker_context`) and get the job once. They are
+    started at once, so they are ready by the time the input is partitioned.
+    """
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_worker_context(),
+        initializer=_init_worker,
+        initargs=(job,),
+    )
+    stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+    # one OpenMP thread per worker: LightGBM's default (a thread per core) in every worker
+    # oversubscribes the cores, and its spinning threads then slow every worker down; the
+    # fork server reads the variable when it starts, at the first submit
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        for _ in range(workers):
+            pool.submit(_warm_up)
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
+    return pool
+
+
+def partition_all(
+    sources: dict[str, TableSource],
+    *,
+    directory: Path,
+    n_buckets: int,
+    pool: ProcessPoolExecutor | None,
+    workers: int,
+) -> dict[str, BucketParts]:
+    """Partition every table; a Parquet file of several row groups is split over the workers
+    (one segment each, written to its own files) while this process partitions the rest."""
+    futures: dict[str, list[Future[tuple[BucketWriter, list[str]]]]] = {}
+    if pool is not None:
+        for name, table_source in sources.items():
+            pieces = segments(table_source, workers)
+            futures[name] = [
+                pool.submit(
+                    partition, table_source, directory=directory, n_buckets=n_buckets, segment=piece
+                )
+                for piece in pieces
+            ]
+    writers: dict[str, BucketParts] = {}
+    for name, table_source in sources.items():
+        if not futures.get(name):
+            writer, _ = partition(table_source, directory=directory, n_buckets=n_buckets)
+            writers[name] = BucketParts([writer])
+    for name, table_futures in futures.items():
+        if table_futures:
+            writers[name] = BucketParts([future.result()[0] for future in table_futures])
+    return {name: writers[name] for name in sources}
+
+
+def scored_buckets(
+    tasks: list[dict[str, list[Path]]],
+    job: BucketJob,
+    *,
+    pool: ProcessPoolExecutor | None,
+    workers: int,
+) -> Iterable[BucketResult]:
+    """Results of every bucket in bucket order: in this process, or in the pool's workers.
+
+    At most one bucket more than there are workers is in flight, so memory stays bounded.
+    """
+    if pool is None:
+        return (score_parts(task, job) for task in tasks)
+
+    def in_order() -> Iterator[BucketResult]:
+        pending: deque[Future[BucketResult]] = deque()
+        remaining = iter(tasks)
+        for task in remaining:
+            pending.append(pool.submit(score_parts, task))
+            if len(pending) > workers:
+                break
+        while pending:
+            result = pending.popleft().result()
+            task = next(remaining, None)
+            if task is not None:
+                pending.append(pool.submit(score_parts, task))
+            yield result
+
+    return in_order()
 
 
 Progress = Callable[[int, int, int], None]  # (chunk done, chunks, leads scored so far)
@@ -498,26 +687,38 @@ def run_score(
         )
     for table_source in sources.values():  # every structural fault before any work
         canonical_names(table_source, source_columns(table_source))
-    n_buckets = max(1, -(-estimate_rows(sources["leads"]) // max(settings.chunk_size, 1)))
+    n_rows = estimate_rows(sources["leads"])
+    n_buckets = max(1, -(-n_rows // max(settings.chunk_size, 1)))
+    workers = max(1, min(settings.workers, n_buckets, os.cpu_count() or 1))
+    if workers > 1:  # chunk_size leads in memory at once in all: each worker gets a share
+        n_buckets = max(1, -(-n_rows // max(settings.chunk_size // workers, 1)))
     thresholds = thresholds_for(model)
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     latest = max(pd.Timestamp.now(tz="UTC"), as_of) + pd.Timedelta(
         hours=settings.max_future_skew_hours
     )
-    state = RunState(
-        skipped={SKIPPED_NOT_CREATED: 0, SKIPPED_CONVERTED: 0},
-        stages=dict.fromkeys(STAGE_ORDER, 0),
-        rule_stages=dict.fromkeys(STAGE_ORDER, 0),
+    state = new_state()
+    job = BucketJob(
+        model=model,
+        thresholds=thresholds,
+        settings=settings,
+        as_of=as_of,
+        latest=latest,
+        timed=timed,
+        scored_at=scored_at,
+        sentinels=dict(source.get("missing_values_by_column") or {}),
     )
     with ExitStack() as stack:
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix=".score-", dir=output.parent))
         )
         start = time.perf_counter()
-        writers: dict[str, BucketWriter] = {}
-        for name, table_source in sources.items():
-            writers[name], _ = partition(table_source, directory=workdir, n_buckets=n_buckets)
-            state.read[name] = writers[name].rows
+        pool = start_workers(job, workers=workers, stack=stack) if workers > 1 else None
+        writers = partition_all(
+            sources, directory=workdir, n_buckets=n_buckets, pool=pool, workers=workers
+        )
+        for name, table_writer in writers.items():
+            state.read[name] = table_writer.rows
         timings["partition"] = time.perf_counter() - start
         if state.read["leads"] == 0:
             raise InputError(f"{leads}: no lead rows")
@@ -532,29 +733,16 @@ def run_score(
         writer = OutputWriter(output_tmp, fmt=out_format)
         pd.DataFrame(columns=QUARANTINE_COLUMNS).to_csv(quarantine_tmp, index=False)
         start = time.perf_counter()
-        for bucket in range(n_buckets):
-            frames = {name: w.read(bucket) for name, w in writers.items()}
-            if frames["leads"] is None:
-                continue
-            if source.get("missing_values_by_column"):  # as extract does before validation
-                frames["leads"] = mask_sentinels(
-                    frames["leads"], source["missing_values_by_column"]
-                )
-            scored, bad = score_bucket(
-                leads=frames["leads"],
-                activities=frames.get("activities"),
-                outcomes=frames.get("outcomes"),
-                model=model,
-                thresholds=thresholds,
-                settings=settings,
-                as_of=as_of,
-                latest=latest,
-                timed=timed,
-                scored_at=scored_at,
-                state=state,
-            )
-            writer.write(scored)
-            bad.to_csv(quarantine_tmp, mode="a", header=False, index=False)
+        tasks = [
+            {name: w.parts(bucket) for name, w in writers.items()} for bucket in range(n_buckets)
+        ]
+        results = scored_buckets(tasks, job, pool=pool, workers=workers)
+        for bucket, result in enumerate(results):
+            if result is not None:
+                scored, bad, bucket_state = result
+                state.merge(bucket_state)
+                writer.write(scored)
+                bad.to_csv(quarantine_tmp, mode="a", header=False, index=False)
             if progress is not None:
                 progress(bucket + 1, n_buckets, state.scored)
         if state.scored == 0:
@@ -704,6 +892,10 @@ def main(
     reasons: Annotated[
         str | None, typer.Option(help="Reasons method: path (fast) or shap (exact, ~25x slower).")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes scoring chunks (default: score.workers, 2)."),
+    ] = None,
     params: Annotated[Path, typer.Option(help="params.yaml (score and source sections).")] = Path(
         "params.yaml"
     ),
@@ -714,6 +906,8 @@ def main(
     overrides: dict[str, Any] = {}
     if chunk_size is not None:
         overrides["chunk_size"] = chunk_size
+    if workers is not None:
+        overrides["workers"] = workers
     if reasons is not None:
         if reasons not in (REASONS_PATH, REASONS_SHAP):
             raise InputError(f"--reasons must be {REASONS_PATH} or {REASONS_SHAP}, not {reasons!r}")

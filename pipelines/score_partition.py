@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 N_SLOTS = 4096  # hash slots; buckets are contiguous slot ranges
 ROW = "__row__"  # 0-based row of the source file (quarantine reports it 1-based)
 SLOT = "__slot__"
-BATCH_ROWS = 262_144
+BATCH_ROWS = 262_144  # fewest rows per Parquet batch
+MAX_BATCH_ROWS = 1 << 20  # most rows per Parquet batch
+BATCH_BYTES = 32 << 20  # target (uncompressed) bytes per Parquet batch
 _PRIME = np.uint64(1_099_511_628_211)  # FNV prime
 BUFFER_BYTES = 64 << 20  # bytes held across all buckets before they are flushed to disk
 # pandas' default missing-value markers, so CSV reads match `pipelines.io.read_table`
@@ -126,15 +128,21 @@ def canonical_names(source: TableSource, names: list[str]) -> list[str]:
     return out
 
 
-def iter_batches(source: TableSource) -> Iterator[pa.RecordBatch]:
-    """Record batches of the file with canonical column names (CSV: every column as text)."""
+def iter_batches(
+    source: TableSource, row_groups: list[int] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of the file with canonical column names (CSV: every column as text).
+
+    `row_groups` reads only those row groups of a Parquet file (a segment of it).
+    """
     names = canonical_names(source, source_columns(source))
     path = source.path
     try:
         if table_format(path) == "parquet":
             # pre_buffer=False: with it, pyarrow keeps every row group's read buffer (RSS grows)
             reader = pq.ParquetFile(path, pre_buffer=False)
-            for batch in reader.iter_batches(batch_size=BATCH_ROWS):
+            batch_rows = parquet_batch_rows(reader.metadata)
+            for batch in reader.iter_batches(batch_size=batch_rows, row_groups=row_groups):
                 yield batch.rename_columns(names)
             return
         raw_names = _csv_header(path, source.separator)
@@ -158,6 +166,20 @@ def iter_batches(source: TableSource) -> Iterator[pa.RecordBatch]:
         raise InputError(f"{path}: not a readable {table_format(path)} file ({message})") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc})") from exc
+
+
+def parquet_batch_rows(metadata: pq.FileMetaData) -> int:
+    """Rows per batch: about BATCH_BYTES of data, within [BATCH_ROWS, MAX_BATCH_ROWS].
+
+    Few rows per batch are costly on dictionary columns (an exported pandas categorical):
+    every batch carries the row group's whole dictionary, so a narrow table of 1M-row groups
+    is read a row group at a time.
+    """
+    if metadata.num_row_groups == 0 or metadata.num_rows == 0:
+        return BATCH_ROWS
+    group = metadata.row_group(0)
+    row_bytes = max(group.total_byte_size / max(group.num_rows, 1), 1.0)
+    return int(min(max(BATCH_BYTES / row_bytes, BATCH_ROWS), MAX_BATCH_ROWS))
 
 
 def text_hash(values: pa.Array) -> np.ndarray:
@@ -267,30 +289,95 @@ class BucketWriter:
 
     def read(self, bucket: int) -> pd.DataFrame | None:
         """One bucket as a DataFrame indexed by source row (None when it got no rows)."""
-        parts = self._parts.get(bucket)
-        if not parts:
-            return None
-        tables = [pa.ipc.open_file(pa.memory_map(str(path))).read_all() for path in parts]
-        frame = pa.concat_tables(tables).to_pandas()  # copies out of the memory maps
-        del tables
-        for path in parts:
-            path.unlink()  # a scored bucket's disk space is given back at once
-        return frame.set_index(ROW).rename_axis(None)
+        return read_parts(self.parts(bucket))
+
+    def parts(self, bucket: int) -> list[Path]:
+        """The part files of one bucket, in write order (empty when it got no rows)."""
+        return list(self._parts.get(bucket, ()))
+
+
+def read_parts(parts: list[Path]) -> pd.DataFrame | None:
+    """One bucket's part files as a DataFrame indexed by source row, then deleted."""
+    if not parts:
+        return None
+    tables = [pa.ipc.open_file(pa.memory_map(str(path))).read_all() for path in parts]
+    # segments may type a null-only column differently: promote (copies out of the maps)
+    frame = pa.concat_tables(tables, promote_options="default").to_pandas()
+    del tables
+    for path in parts:
+        path.unlink()  # a scored bucket's disk space is given back at once
+    return frame.set_index(ROW).rename_axis(None)
 
 
 def partition(
-    source: TableSource, *, directory: Path, n_buckets: int
+    source: TableSource,
+    *,
+    directory: Path,
+    n_buckets: int,
+    segment: Segment | None = None,
 ) -> tuple[BucketWriter, list[str]]:
-    """Send every row of one table to its bucket file; returns the writer and the columns."""
-    writer = BucketWriter(directory=directory, table=source.name, n_buckets=n_buckets)
+    """Send every row of one table (or of one segment of it) to its bucket files.
+
+    Returns the writer and the columns.
+    """
+    name = source.name if segment is None else f"{source.name}-s{segment.index:03d}"
+    writer = BucketWriter(directory=directory, table=name, n_buckets=n_buckets)
+    first_row = 0 if segment is None else segment.first_row
+    row_groups = None if segment is None else list(segment.row_groups)
     columns: list[str] = []
     try:
-        for batch in iter_batches(source):
+        for batch in iter_batches(source, row_groups):
             columns = columns or list(batch.schema.names)
-            writer.add(batch, first_row=writer.rows)
+            writer.add(batch, first_row=first_row + writer.rows)
     finally:
         writer.close()
     return writer, columns
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Contiguous row groups of a Parquet file, partitioned on their own (by a worker)."""
+
+    index: int
+    row_groups: tuple[int, ...]
+    first_row: int
+
+
+def segments(source: TableSource, n: int) -> list[Segment]:
+    """Up to `n` segments of similar row counts (one, covering all, unless Parquet)."""
+    if n <= 1 or table_format(source.path) != "parquet":
+        return []
+    metadata = pq.ParquetFile(source.path).metadata
+    sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    if len(sizes) < 2:
+        return []
+    total = sum(sizes)
+    out: list[Segment] = []
+    groups: list[int] = []
+    first_row = row = 0
+    for group, size in enumerate(sizes):
+        groups.append(group)
+        row += size
+        if row >= total * (len(out) + 1) / n or group == len(sizes) - 1:
+            out.append(Segment(index=len(out), row_groups=tuple(groups), first_row=first_row))
+            groups, first_row = [], row
+    return out
+
+
+class BucketParts:
+    """The bucket files of one table written by several segment writers, in row order."""
+
+    def __init__(self, writers: list[BucketWriter]) -> None:
+        self.writers = writers
+        self.rows = sum(w.rows for w in writers)
+
+    def parts(self, bucket: int) -> list[Path]:
+        """Every part file of a bucket, segment after segment (so rows stay in input order)."""
+        return [path for writer in self.writers for path in writer.parts(bucket)]
+
+    def read(self, bucket: int) -> pd.DataFrame | None:
+        """One bucket as a DataFrame indexed by source row (None when it got no rows)."""
+        return read_parts(self.parts(bucket))
 
 
 def estimate_rows(source: TableSource) -> int:

@@ -119,8 +119,9 @@ def test_chunk_size_never_changes_a_result(
     champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
 ):
     outputs, summaries = [], []
-    for chunk_size in (100_000, 1000, 337):
-        output = tmp_path / f"scores_{chunk_size}.parquet"
+    # one chunk in this process; then many chunks over 1 and 2 worker processes
+    for chunk_size, workers in ((100_000, 1), (1000, 2), (337, 2), (337, 1)):
+        output = tmp_path / f"scores_{chunk_size}_{workers}.parquet"
         summaries.append(
             score_files(
                 champion,
@@ -129,6 +130,7 @@ def test_chunk_size_never_changes_a_result(
                 outcomes=interim["outcomes"],
                 output=output,
                 chunk_size=chunk_size,
+                workers=workers,
             )
         )
         outputs.append(pd.read_parquet(output).drop(columns="scored_at"))
@@ -254,6 +256,7 @@ def test_a_failure_mid_run_leaves_no_output(
             activities=interim["activities"],
             output=output,
             chunk_size=1000,
+            workers=1,  # the patched function lives in this process
         )
     assert calls["n"] == 2
     assert list(output.parent.iterdir()) == []  # no output, no temp files, no buckets
@@ -394,3 +397,33 @@ def test_make_run_scores_from_the_repo_root_with_no_flags(project: Path, tmp_pat
     )
     assert code == 0, err
     assert (tmp_path / "scores.summary.json").exists()
+
+
+def test_parquet_split_over_workers_gives_the_same_result(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+):
+    """Activities in many row groups: partitioned in one segment per worker, same result."""
+    import pyarrow.parquet as pq
+
+    activities = tmp_path / "activities.parquet"
+    pq.write_table(pq.read_table(interim["activities"]), activities, row_group_size=5000)
+    assert pq.ParquetFile(activities).metadata.num_row_groups > 2
+    outputs, summaries = [], []
+    for workers in (1, 2):
+        output = tmp_path / f"scores_{workers}.parquet"
+        summaries.append(
+            score_files(
+                champion,
+                leads=interim["leads"],
+                activities=activities,
+                outcomes=interim["outcomes"],
+                output=output,
+                chunk_size=1000,
+                workers=workers,
+            )
+        )
+        outputs.append(pd.read_parquet(output).drop(columns="scored_at"))
+    pd.testing.assert_frame_equal(outputs[0], outputs[1])
+    for key in ("counts", "stages", "rule_stages", "quarantined_by_reason"):
+        assert summaries[0][key] == summaries[1][key]
+    assert len(outputs[0]) == summaries[0]["counts"]["scored"] > 0
