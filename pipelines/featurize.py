@@ -41,16 +41,23 @@ def validate_feature_table(
     try:
         return schema.validate(table, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        lines = (
-            cases.groupby(["column", "check"], dropna=False)
-            .size()
-            .reset_index(name="rows")
-            .to_string(index=False)
-        )
         raise DataQualityError(
-            f"feature table failed its schema ({len(cases)} failures): {lines}".replace("\n", "; ")
+            f"feature table failed its schema: {describe_failures(exc.failure_cases)}"
         ) from exc
+
+
+def describe_failures(cases: pd.DataFrame) -> str:
+    """One line from pandera's failure cases: which column, which check, how many rows."""
+    parts = []
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=True):
+        values = sorted(group["failure_case"].astype(str).unique())
+        if check == "column_in_schema":
+            parts.append(f"unexpected column(s) {values}")
+        elif check == "column_in_dataframe":
+            parts.append(f"missing column(s) {values}")
+        else:
+            parts.append(f"{column}: {check} fails on {len(group)} row(s)")
+    return "; ".join(parts)
 
 
 def assign_cohorts(
