@@ -188,11 +188,7 @@ class FeatureConfig:
 
 def _arrow(values: pd.Series | Sequence[str]) -> pa.Array:
     """Values as an Arrow array (dictionary-encoded stays dictionary-encoded)."""
-    array = pa.array(
-        values.astype(object)
-        if isinstance(values, pd.Series) and values.dtype == object
-        else values
-    )
+    array = pa.array(values)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
@@ -202,9 +198,7 @@ def _as_large_string(array: pa.Array) -> pa.Array:
 
 def lookup_codes(values: pd.Series, keys: Sequence[str] | pd.Series) -> np.ndarray:
     """Position of each value in `keys` (-1 when absent or missing), hashed by Arrow."""
-    key_set = _as_large_string(
-        _arrow(pd.Series(list(keys) if not isinstance(keys, pd.Series) else keys, dtype=object))
-    )
+    key_set = _as_large_string(_arrow(pd.Series(keys, dtype=object)))
     array = _arrow(values)
     if pa.types.is_dictionary(array.type):
         in_keys = pc.index_in(_as_large_string(array.dictionary), value_set=key_set)

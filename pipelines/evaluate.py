@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
 
 from features.build import FeatureConfig, build_feature_table
 from features.split import CALIBRATION, TEST, TRAIN
@@ -185,8 +186,6 @@ def truth_metrics(
     p_true = test["lead_id"].map(truth.set_index("lead_id")["p_true"]).to_numpy(dtype=float)
     known = ~np.isnan(p_true)
     y = test["label"].to_numpy()[known]
-    from sklearn.metrics import roc_auc_score
-
     return {
         "truth_roc_auc": float(roc_auc_score(y, p_true[known])),
         "model_ece_vs_truth": float(
@@ -221,8 +220,6 @@ def champion_roc_auc(
             as_of=test["as_of"].reset_index(drop=True),
             config=scorer.feature_config,
         )
-    from sklearn.metrics import roc_auc_score
-
     auc = float(roc_auc_score(test["label"], scorer.probability(features)))
     logger.info("champion v%s ROC-AUC on this test cohort: %.4f", version.version, auc)
     return auc
@@ -333,10 +330,11 @@ def main(
     test = cohort_rows(table, TEST)
     scored = scorer.score(test)
     probability = scored["probability"].to_numpy()
+    points_probability = rules.predict_proba(test)[:, 1]
     metrics = side_by_side(
         test=test,
         probability=probability,
-        points_probability=rules.predict_proba(test)[:, 1],
+        points_probability=points_probability,
         points=scored["rule_score"].to_numpy(),
         model_stage=scored["stage"].to_numpy(),
         rule_stage=scored["rule_stage"].to_numpy(),
@@ -365,7 +363,7 @@ def main(
     curves = {
         "roc.csv": (roc_points, probability, scored["rule_score"].to_numpy()),
         "precision_recall.csv": (pr_points, probability, scored["rule_score"].to_numpy()),
-        "calibration.csv": (calibration_points, probability, rules.predict_proba(test)[:, 1]),
+        "calibration.csv": (calibration_points, probability, points_probability),
         "gains.csv": (gains_points, probability, scored["rule_score"].to_numpy()),
     }
     for name, (curve, model_score, points_score) in curves.items():
