@@ -1,4 +1,4 @@
-"""The MLflow pyfunc model: everything scoring needs, in one artifact.
+"""The MLflow pyfunc model: the scoring bundle (`models.bundle`) as one MLflow artifact.
 
 Input: the point-in-time feature table (as built by `features.build.build_feature_table`
 with the stored feature configuration). Output: probability, stage, points and reasons.
@@ -6,206 +6,36 @@ with the stored feature configuration). Output: probability, stage, points and r
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import mlflow.pyfunc
-import numpy as np
 import pandas as pd
 from mlflow.types import ColSpec, Schema
 
-from features.build import FeatureConfig
-from features.naming import describe_feature
-from models.calibration import Calibrator
-from models.stages import assign_stages, disqualified_mask
-from models.train import ModelSpec, contributions, predict_raw, prepare_matrix
+from models.bundle import (
+    BOOSTER_FILE,
+    BUNDLE_FILE,
+    OUTPUT_COLUMNS,
+    REASONS_PATH,
+    REASONS_SHAP,
+    ScoringBundle,
+    write_bundle,
+)
+from models.train import ModelSpec
 
-BOOSTER_FILE = "booster.txt"
-BUNDLE_FILE = "bundle.json"
-OUTPUT_COLUMNS = ["probability", "stage", "rule_score", "rule_stage", "reasons"]
-REASONS_SHAP = "shap"  # exact TreeSHAP (LightGBM pred_contrib)
-REASONS_PATH = "path"  # tree-path (Saabas) attribution: about the cost of one predict
-
-# Per tree: (tree, features it splits on, contributions leaves x features); plus the bias.
-PathTables = tuple[list[tuple[int, np.ndarray, np.ndarray]], float]
-
-
-def _node_values(node: dict[str, Any], values: dict[int, float]) -> tuple[float, float]:
-    """(value x count, count) of a subtree; records each node's mean value by id()."""
-    if "split_feature" not in node:
-        count = float(node.get("leaf_count", 1.0)) or 1.0
-        values[id(node)] = float(node["leaf_value"])
-        return values[id(node)] * count, count
-    left_sum, left_count = _node_values(node["left_child"], values)
-    right_sum, right_count = _node_values(node["right_child"], values)
-    values[id(node)] = (left_sum + right_sum) / (left_count + right_count)
-    return left_sum + right_sum, left_count + right_count
-
-
-def _leaf_paths(
-    node: dict[str, Any], values: dict[int, float], path: dict[int, float]
-) -> list[tuple[int, dict[int, float]]]:
-    """(leaf index, summed value change per split feature on the way to it) for every leaf."""
-    if "split_feature" not in node:
-        return [(int(node.get("leaf_index", 0)), path)]
-    feature = int(node["split_feature"])
-    out = []
-    for child in (node["left_child"], node["right_child"]):
-        step = dict(path)
-        step[feature] = step.get(feature, 0.0) + values[id(child)] - values[id(node)]
-        out += _leaf_paths(child, values, step)
-    return out
-
-
-def path_tables(booster: lgb.Booster) -> PathTables:
-    """Tree-path attribution tables: what each leaf adds to each feature on its way down.
-
-    A node's value is the data-weighted mean of its leaves; each split gives its feature
-    the change of value from parent to child. Per lead, the contributions plus the bias sum
-    to the raw log-odds exactly (as XGBoost's `approx_contribs`).
-    """
-    num_iteration = booster.best_iteration if booster.best_iteration > 0 else None
-    trees = booster.dump_model(num_iteration=num_iteration)["tree_info"]
-    entries: list[tuple[int, np.ndarray, np.ndarray]] = []
-    bias = 0.0
-    for tree in trees:
-        root = tree["tree_structure"]
-        values: dict[int, float] = {}
-        _node_values(root, values)
-        bias += values[id(root)]
-        per_feature: dict[int, np.ndarray] = {}
-        for leaf, path in _leaf_paths(root, values, {}):
-            for feature, delta in path.items():
-                per_feature.setdefault(feature, np.zeros(int(tree["num_leaves"])))[leaf] = delta
-        if per_feature:
-            features = np.array(sorted(per_feature), dtype=np.int64)
-            table = np.column_stack([per_feature[f] for f in features])
-            entries.append((int(tree["tree_index"]), features, table))
-    return entries, bias
-
-
-def path_contributions(booster: lgb.Booster, X: pd.DataFrame, tables: PathTables) -> np.ndarray:
-    """Tree-path contributions, laid out like `pred_contrib`: features then the bias."""
-    entries, bias = tables
-    num_iteration = booster.best_iteration if booster.best_iteration > 0 else None
-    leaves = booster.predict(X, pred_leaf=True, num_iteration=num_iteration)
-    leaves = np.ascontiguousarray(np.asarray(leaves, dtype=np.int64).reshape(len(X), -1).T)
-    out = np.zeros((booster.num_feature() + 1, len(X)))  # feature-major: contiguous updates
-    for tree, features, table in entries:
-        out[features] += table.T[:, leaves[tree]]
-    out[-1] = bias
-    return out.T
-
-
-class ScoringBundle:
-    """Booster + the JSON bundle (spec, calibrator, thresholds, rules, references)."""
-
-    def __init__(self, *, booster: lgb.Booster, bundle: Mapping[str, Any]) -> None:
-        from models.rules import PointsBaseline
-
-        self.booster = booster
-        self.bundle = dict(bundle)
-        self.spec = ModelSpec.from_dict(bundle["model_spec"])
-        self.feature_config = FeatureConfig.from_dict(bundle["feature_config"])
-        self.calibrator = Calibrator.from_dict(bundle["calibrator"])
-        self.rules = PointsBaseline.from_params(bundle["rules"])
-        self.stage_policy = bundle["stage_policy"]
-        self._path_tables: PathTables | None = None
-
-    @classmethod
-    def from_dir(cls, directory: Path) -> ScoringBundle:
-        booster = lgb.Booster(model_file=str(Path(directory) / BOOSTER_FILE))
-        bundle = json.loads((Path(directory) / BUNDLE_FILE).read_text())
-        return cls(booster=booster, bundle=bundle)
-
-    def thresholds(self, override: Mapping[str, Any] | None = None) -> tuple[float, float]:
-        """(MQL, SQL) probability thresholds: approved ones when given, else the proposed."""
-        proposed = self.bundle["thresholds"]
-        override = override or {}
-        mql = override.get("mql_threshold")
-        sql = override.get("sql_threshold")
-        mql = proposed["mql"]["threshold"] if mql is None or mql < 0 else mql
-        sql = proposed["sql"]["threshold"] if sql is None or sql < 0 else sql
-        return float(mql), float(sql)
-
-    def probability(self, table: pd.DataFrame, *, X: pd.DataFrame | None = None) -> np.ndarray:
-        """Calibrated conversion probability (`X`: the table's model matrix, if already made)."""
-        X = prepare_matrix(table, self.spec) if X is None else X
-        return self.calibrator.transform(predict_raw(self.booster, X))
-
-    def contributions(self, X: pd.DataFrame, *, method: str = REASONS_SHAP) -> np.ndarray:
-        """Per-feature log-odds contributions plus the bias column, by SHAP or tree path."""
-        if method == REASONS_SHAP:
-            return contributions(self.booster, X)
-        if method == REASONS_PATH:
-            if self._path_tables is None:
-                self._path_tables = path_tables(self.booster)
-            return path_contributions(self.booster, X, self._path_tables)
-        raise ValueError(f"unknown reasons method {method!r}; use {REASONS_SHAP} or {REASONS_PATH}")
-
-    def reasons(
-        self,
-        table: pd.DataFrame,
-        *,
-        top_k: int,
-        method: str = REASONS_SHAP,
-        X: pd.DataFrame | None = None,
-    ) -> list[str]:
-        """Top features pushing each lead's score up, in words (SHAP or tree-path attribution)."""
-        X = prepare_matrix(table, self.spec) if X is None else X
-        contrib = self.contributions(X, method=method)[:, :-1]
-        order = np.argsort(-contrib, axis=1, kind="stable")[:, :top_k]
-        names = np.array([describe_feature(f) for f in self.spec.features], dtype=object)
-        labels = np.empty(order.shape, dtype=object)
-        for j in range(order.shape[1]):
-            labels[:, j] = names[order[:, j]]
-        for name in self.spec.categorical:
-            position = self.spec.features.index(name)
-            # a categorical reason names its value: "Industry: software"
-            hit = order == position
-            if hit.any():
-                rows = np.flatnonzero(hit.any(axis=1))
-                values = X[name].astype("string").fillna("unknown").to_numpy(dtype=object)[rows]
-                labels[hit] = f"{describe_feature(name)}: " + values
-        positive = np.take_along_axis(contrib, order, axis=1) > 0
-        # positives come first in `order`, so joining column by column keeps the ranking
-        joined = np.where(positive[:, 0], labels[:, 0], "") if top_k else np.full(len(X), "")
-        for j in range(1, order.shape[1]):
-            joined = np.where(positive[:, j], joined + "; " + labels[:, j], joined)
-        return joined.astype(object).tolist()
-
-    def score(
-        self, table: pd.DataFrame, *, override: Mapping[str, Any] | None = None
-    ) -> pd.DataFrame:
-        """Probability, stage, points, points stage and reasons per row of the feature table."""
-        mql, sql = self.thresholds(override)
-        X = prepare_matrix(table, self.spec)  # once for the probability and the reasons
-        probability = self.probability(table, X=X)
-        hand_raiser = table["is_hand_raiser"].to_numpy() >= 1 if "is_hand_raiser" in table else None
-        disqualified = disqualified_mask(table, self.stage_policy.get("disqualify_when", {}))
-        stage = assign_stages(
-            scores=probability,
-            mql_threshold=mql,
-            sql_threshold=sql,
-            hand_raiser=hand_raiser,
-            disqualified=disqualified,
-            hand_raiser_to_sql=bool(self.stage_policy.get("hand_raiser_to_sql", True)),
-        )
-        top_k = int((override or {}).get("top_reasons", 3))
-        method = str((override or {}).get("reasons_method") or REASONS_SHAP)
-        return pd.DataFrame(
-            {
-                "probability": probability,
-                "stage": stage,
-                "rule_score": self.rules.decision_function(table),
-                "rule_stage": self.rules.predict_stage(table),
-                "reasons": self.reasons(table, top_k=top_k, method=method, X=X),
-            },
-            index=table.index,
-        )
+__all__ = [  # the bundle's names, for callers that know the artifact only
+    "BOOSTER_FILE",
+    "BUNDLE_FILE",
+    "OUTPUT_COLUMNS",
+    "REASONS_PATH",
+    "REASONS_SHAP",
+    "LeadScoringModel",
+    "ScoringBundle",
+    "input_schema",
+    "model_input",
+    "write_bundle",
+]
 
 
 class LeadScoringModel(mlflow.pyfunc.PythonModel):
@@ -243,12 +73,3 @@ def input_schema(spec: ModelSpec) -> Schema:
             for name in spec.features
         ]
     )
-
-
-def write_bundle(*, directory: Path, booster: lgb.Booster, bundle: Mapping[str, Any]) -> Path:
-    """Write the booster (LightGBM text format) and the JSON bundle into `directory`."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(directory / BOOSTER_FILE))
-    (directory / BUNDLE_FILE).write_text(json.dumps(bundle, indent=2, sort_keys=True, default=str))
-    return directory

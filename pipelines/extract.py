@@ -313,12 +313,19 @@ def validate_export(
     timed: bool,
     labelled: bool,
     latest: pd.Timestamp,
+    keep_index: bool = False,
 ) -> ExtractResult:
-    """Validate canonical raw tables; every row ends up clean or quarantined, never both."""
+    """Validate canonical raw tables; every row ends up clean or quarantined, never both.
+
+    Each frame's index is its source row (0-based). The clean tables keep it with
+    `keep_index` (batch scoring maps rows back to their hash slots), else it is reset.
+    """
     clean_leads, bad_leads = validate_leads(leads, timed=timed, labelled=labelled, latest=latest)
     quarantined = [bad_leads]
     clean_activities = empty_activities()
     if activities is not None:
+        if "page" not in activities:  # optional column
+            activities = activities.assign(page=pd.Series(pd.NA, index=activities.index))
         clean_activities, bad = validate_events(
             activities,
             table="activities",
@@ -340,12 +347,10 @@ def validate_export(
         )
         quarantined.append(bad)
     quarantine = pd.concat(quarantined, ignore_index=True)
-    return ExtractResult(
-        leads=clean_leads.reset_index(drop=True),
-        activities=clean_activities.reset_index(drop=True),
-        outcomes=clean_outcomes[["lead_id", "converted_at"]].reset_index(drop=True),
-        quarantine=quarantine,
-    )
+    tables = [clean_leads, clean_activities, clean_outcomes[["lead_id", "converted_at"]]]
+    if not keep_index:
+        tables = [table.reset_index(drop=True) for table in tables]
+    return ExtractResult(*tables, quarantine=quarantine)
 
 
 def empty_activities() -> pd.DataFrame:
@@ -404,8 +409,6 @@ def read_export(spec: SourceSpec) -> tuple[pd.DataFrame, pd.DataFrame | None, pd
         for column in ("occurred_at", "activity_type"):
             if column not in activities:
                 raise InputError(f"activities: required column {column!r} is missing")
-        if "page" not in activities:
-            activities["page"] = pd.Series(pd.NA, index=activities.index, dtype="string")
     if spec.outcomes is not None:
         outcomes = canonicalise(
             read_table(spec.outcomes, **read),

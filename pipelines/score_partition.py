@@ -208,12 +208,25 @@ def text_hash(values: pa.Array) -> np.ndarray:
 
 
 def lead_slots(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Hash slot of each lead_id, from its text form (so ids typed 7 and "7" agree)."""
+    """Hash slot of each lead_id, from its text form (so ids typed 7 and "7" agree).
+
+    A dictionary column (an exported categorical) is hashed through its dictionary: only the
+    entries the rows use, once each, however many rows repeat them.
+    """
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
-    return (text_hash(values) % np.uint64(N_SLOTS)).astype(np.int32)
+    if not pa.types.is_dictionary(values.type):
+        return (text_hash(values) % np.uint64(N_SLOTS)).astype(np.int32)
+    indices = values.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    used = np.zeros(len(values.dictionary), dtype=bool)
+    used[indices] = True
+    positions = np.flatnonzero(used)
+    entry_slots = np.zeros(len(values.dictionary), dtype=np.int32)
+    entry_slots[positions] = lead_slots(values.dictionary.take(pa.array(positions)))
+    slots = entry_slots[indices]
+    if values.null_count:
+        slots[values.is_null().to_numpy(zero_copy_only=False)] = 0  # as text_hash does
+    return slots
 
 
 def plain_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -251,18 +264,17 @@ class BucketWriter:
 
     def add(self, batch: pa.RecordBatch, *, first_row: int) -> None:
         """Send a batch's rows to their buckets (adds the source row and slot columns)."""
-        batch = plain_columns(batch)
         slots = lead_slots(batch.column("lead_id"))
         rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
         batch = batch.append_column(ROW, pa.array(rows)).append_column(SLOT, pa.array(slots))
-        if self._schema is None:
-            self._schema = batch.schema
-        elif batch.schema != self._schema:
-            batch = batch.cast(self._schema)  # e.g. a null-only CSV column in one batch
         buckets = bucket_of_slot(slots, self.n_buckets)
         order = np.argsort(buckets, kind="stable")
         bounds = np.searchsorted(buckets[order], np.arange(self.n_buckets + 1))
-        taken = batch.take(pa.array(order))
+        taken = plain_columns(batch.take(pa.array(order)))  # decoded after the (cheap) take
+        if self._schema is None:
+            self._schema = taken.schema
+        elif taken.schema != self._schema:
+            taken = taken.cast(self._schema)  # e.g. a null-only CSV column in one batch
         for bucket in range(self.n_buckets):
             start, stop = int(bounds[bucket]), int(bounds[bucket + 1])
             if stop > start:

@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from models.artifact import REASONS_PATH
-from pipelines import calibrate, evaluate, extract, featurize, generate, score, train
+from pipelines import calibrate, evaluate, extract, featurize, generate, score, score_chunk, train
 from pipelines.cli import app
 from pipelines.score import LoadedModel, ScoreSettings, load_model, run_score
 
@@ -239,7 +239,7 @@ def test_a_failure_mid_run_leaves_no_output(
     champion: LoadedModel, interim: dict[str, Path], tmp_path: Path, monkeypatch
 ):
     calls = {"n": 0}
-    real = score.score_leads
+    real = score_chunk.score_leads
 
     def failing(**kwargs: object) -> pd.DataFrame:
         calls["n"] += 1
@@ -247,7 +247,7 @@ def test_a_failure_mid_run_leaves_no_output(
             raise MemoryError("injected")
         return real(**kwargs)
 
-    monkeypatch.setattr(score, "score_leads", failing)
+    monkeypatch.setattr(score_chunk, "score_leads", failing)
     output = tmp_path / "out" / "scores.parquet"
     with pytest.raises(MemoryError):
         score_files(

@@ -1,0 +1,309 @@
+"""Scoring one chunk of the lead base: the part of the batch job that runs in the workers.
+
+A chunk (bucket) holds whole leads with all their activities and outcomes. It is validated
+with the extract stage's checks (bad rows to the quarantine), reduced to the leads open at the
+as-of moment, turned into features by `features.build.build_feature_table` with the model's
+own configuration, and scored with the model's scoring bundle. Nothing here imports MLflow:
+the workers stay small, and the parent process loads the model once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_feature_table
+from models.bundle import REASONS_PATH, ScoringBundle
+from models.drift import observed_shares
+from models.stages import STAGE_ORDER
+from pipelines.extract import mask_sentinels, validate_export
+from pipelines.score_partition import SLOT, read_parts
+
+OUTPUT_COLUMNS = [
+    "lead_id",
+    "probability",
+    "stage",
+    "rule_score",
+    "rule_stage",
+    "reasons",
+    "model_version",
+    "thresholds_status",
+    "scored_at",
+]
+SKIPPED_CONVERTED = "converted at or before the as-of moment"
+SKIPPED_NOT_CREATED = "created after the as-of moment (not open yet)"
+TABLES = ("leads", "activities", "outcomes")
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """The `score` section of params.yaml."""
+
+    chunk_size: int = 50_000
+    max_bad_row_share: float = 0.05
+    psi_warn: float = 0.2
+    top_reasons: int = 3
+    reasons_method: str = REASONS_PATH
+    max_future_skew_hours: float = 24.0
+    workers: int = 2
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ScoreSettings:
+        """Build from params.yaml (missing keys take the defaults above)."""
+        score = params.get("score") or {}
+        extract = params.get("extract") or {}
+        return cls(
+            chunk_size=int(score.get("chunk_size", cls.chunk_size)),
+            max_bad_row_share=float(score.get("max_bad_row_share", cls.max_bad_row_share)),
+            psi_warn=float(score.get("psi_warn", cls.psi_warn)),
+            top_reasons=int(score.get("top_reasons", cls.top_reasons)),
+            reasons_method=str(score.get("reasons_method", cls.reasons_method)),
+            max_future_skew_hours=float(
+                extract.get("max_future_skew_hours", cls.max_future_skew_hours)
+            ),
+            workers=int(score.get("workers", cls.workers)),
+        )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The scoring bundle behind a model URI, and which registered version it is."""
+
+    uri: str
+    scorer: ScoringBundle
+    version: str
+    registered_name: str | None
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Stage thresholds in force for this run and where they come from."""
+
+    mql: float
+    sql: float
+    status: str
+    approved_by: str | None = None
+
+
+@dataclass
+class RunState:
+    """Counters accumulated chunk by chunk (all sums, so chunking never changes them)."""
+
+    read: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, int] = field(default_factory=dict)
+    rule_stages: dict[str, int] = field(default_factory=dict)
+    drift_counts: dict[str, np.ndarray] = field(default_factory=dict)
+    scored: int = 0
+    probability_sum: float = 0.0
+
+    def add_counts(self, target: dict[str, int], counts: pd.Series) -> None:
+        """Add value counts into one of the counters."""
+        for key, value in counts.items():
+            target[str(key)] = target.get(str(key), 0) + int(value)
+
+    def merge(self, other: RunState) -> None:
+        """Add the counters of one bucket (buckets are merged in bucket order)."""
+        for mine, theirs in (
+            (self.read, other.read),
+            (self.skipped, other.skipped),
+            (self.stages, other.stages),
+            (self.rule_stages, other.rule_stages),
+        ):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        for table, reasons in other.quarantined.items():
+            target = self.quarantined.setdefault(table, {})
+            for key, value in reasons.items():
+                target[key] = target.get(key, 0) + value
+        for name, counts in other.drift_counts.items():
+            self.drift_counts[name] = self.drift_counts.get(name, 0) + counts
+        self.scored += other.scored
+        self.probability_sum += other.probability_sum
+
+
+def new_state() -> RunState:
+    """Counters at zero, with every stage and skip reason present."""
+    return RunState(
+        skipped={SKIPPED_NOT_CREATED: 0, SKIPPED_CONVERTED: 0},
+        stages=dict.fromkeys(STAGE_ORDER, 0),
+        rule_stages=dict.fromkeys(STAGE_ORDER, 0),
+    )
+
+
+@dataclass(frozen=True)
+class BucketJob:
+    """Everything scoring a bucket needs besides its files (sent once to each worker)."""
+
+    model: LoadedModel
+    thresholds: Thresholds
+    settings: ScoreSettings
+    as_of: pd.Timestamp
+    latest: pd.Timestamp
+    timed: bool
+    scored_at: pd.Timestamp
+    sentinels: dict[str, list[str]]
+
+
+BucketResult = tuple[pd.DataFrame, pd.DataFrame, RunState] | None
+_WORKER_JOB: list[BucketJob] = []  # the job of a worker process, set by its initializer
+
+
+def init_worker(job: BucketJob) -> None:
+    """Pool initializer: keep the job for every task of this worker."""
+    _WORKER_JOB[:] = [job]
+
+
+def warm_up() -> None:
+    """A no-op task: the worker has started and run its initializer."""
+
+
+def score_parts(parts: dict[str, list[Path]], job: BucketJob | None = None) -> BucketResult:
+    """Read (and delete) one bucket's files and score it: (scored, quarantined, counters)."""
+    job = job or _WORKER_JOB[0]
+    frames = {name: read_parts(table_parts) for name, table_parts in parts.items()}
+    if frames["leads"] is None:
+        return None
+    if job.sentinels:  # as extract does before validation
+        frames["leads"] = mask_sentinels(frames["leads"], job.sentinels)
+    state = new_state()
+    scored, bad = score_bucket(
+        leads=frames["leads"],
+        activities=frames.get("activities"),
+        outcomes=frames.get("outcomes"),
+        model=job.model,
+        thresholds=job.thresholds,
+        settings=job.settings,
+        as_of=job.as_of,
+        latest=job.latest,
+        timed=job.timed,
+        scored_at=job.scored_at,
+        state=state,
+    )
+    return scored, bad, state
+
+
+def _quarantine_order(bad: pd.DataFrame, slots: dict[str, pd.Series]) -> pd.DataFrame:
+    """Quarantine rows ordered by (slot, table, source row): independent of chunking."""
+    if bad.empty:
+        return bad
+    slot = pd.Series(0, index=bad.index, dtype=np.int64)
+    for table, table_slots in slots.items():
+        mine = (bad["table"] == table).to_numpy()
+        slot[mine] = table_slots.reindex(bad.loc[mine, "source_row"] - 1).to_numpy()
+    order = pd.DataFrame(
+        {"slot": slot, "table": bad["table"].map(TABLES.index), "row": bad["source_row"]}
+    )
+    return bad.loc[order.sort_values(["slot", "table", "row"], kind="stable").index]
+
+
+def score_bucket(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    outcomes: pd.DataFrame | None,
+    model: LoadedModel,
+    thresholds: Thresholds,
+    settings: ScoreSettings,
+    as_of: pd.Timestamp,
+    latest: pd.Timestamp,
+    timed: bool,
+    scored_at: pd.Timestamp,
+    state: RunState,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scored rows, quarantine rows) of one bucket; counters go to `state`.
+
+    The tables are indexed by source row and carry their hash slot; validation is the extract
+    stage's own (`validate_export`), then only the leads open at `as_of` are scored.
+    """
+    frames = {"leads": leads, "activities": activities, "outcomes": outcomes}
+    slots = {name: frame.pop(SLOT) for name, frame in frames.items() if frame is not None}
+    result = validate_export(**frames, timed=timed, labelled=False, latest=latest, keep_index=True)
+    clean_leads = result.leads
+    open_mask = np.ones(len(clean_leads), dtype=bool)
+    if timed:
+        not_created = (clean_leads["created_at"] > as_of).to_numpy()
+        state.skipped[SKIPPED_NOT_CREATED] += int(not_created.sum())
+        open_mask &= ~not_created
+    if outcomes is not None:
+        converted = result.outcomes.loc[result.outcomes["converted_at"] <= as_of, "lead_id"]
+        is_converted = clean_leads["lead_id"].isin(converted).to_numpy() & open_mask
+        state.skipped[SKIPPED_CONVERTED] += int(is_converted.sum())
+        open_mask &= ~is_converted
+    for table, group in result.quarantine.groupby("table"):
+        state.add_counts(
+            state.quarantined.setdefault(str(table), {}), group["reason"].value_counts()
+        )
+    open_leads = clean_leads[open_mask]
+    open_slots = slots["leads"].loc[open_leads.index]
+    open_leads = open_leads.iloc[np.lexsort((open_leads.index, open_slots.to_numpy()))]
+    scored = score_leads(
+        leads=open_leads,
+        activities=result.activities if activities is not None else None,
+        model=model,
+        thresholds=thresholds,
+        settings=settings,
+        as_of=as_of,
+        scored_at=scored_at,
+        state=state,
+    )
+    return scored, _quarantine_order(result.quarantine, slots)
+
+
+def score_leads(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    model: LoadedModel,
+    thresholds: Thresholds,
+    settings: ScoreSettings,
+    as_of: pd.Timestamp,
+    scored_at: pd.Timestamp,
+    state: RunState,
+) -> pd.DataFrame:
+    """Feature table (the training feature function) and scores of clean, open leads."""
+    scorer = model.scorer
+    table = build_feature_table(
+        leads=leads,
+        activities=activities,
+        as_of=pd.Series(as_of, index=leads.index, dtype="datetime64[ns, UTC]"),
+        config=scorer.feature_config,
+    )
+    scores = scorer.score(
+        table,
+        override={
+            "mql_threshold": thresholds.mql,
+            "sql_threshold": thresholds.sql,
+            "top_reasons": settings.top_reasons,
+            "reasons_method": settings.reasons_method,
+        },
+    )
+    references = scorer.bundle.get("references") or {}
+    drift_frame = table.assign(probability=scores["probability"].to_numpy())
+    for name, reference in references.items():
+        if name in drift_frame:
+            counts = observed_shares(drift_frame[name], reference) * len(drift_frame)
+            state.drift_counts[name] = state.drift_counts.get(name, 0) + counts
+    state.scored += len(table)
+    state.add_counts(state.stages, scores["stage"].value_counts())
+    state.add_counts(state.rule_stages, scores["rule_stage"].value_counts())
+    return pd.DataFrame(
+        {
+            "lead_id": table["lead_id"].astype(str).to_numpy(),
+            "probability": scores["probability"].to_numpy(dtype=float),
+            "stage": scores["stage"].astype(str).to_numpy(),
+            "rule_score": scores["rule_score"].to_numpy(dtype=float),
+            "rule_stage": scores["rule_stage"].astype(str).to_numpy(),
+            "reasons": scores["reasons"].astype(str).to_numpy(),
+            "model_version": model.version,
+            "thresholds_status": thresholds.status,
+            "scored_at": pd.Series(scored_at, index=range(len(table))),
+        },
+        columns=OUTPUT_COLUMNS,
+    )
