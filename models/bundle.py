@@ -7,7 +7,9 @@ the batch-scoring workers use it directly, so they never import MLflow.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,6 @@ OUTPUT_COLUMNS = ["probability", "stage", "rule_score", "rule_stage", "reasons"]
 REASONS_SHAP = "shap"  # exact TreeSHAP (LightGBM pred_contrib)
 REASONS_PATH = "path"  # tree-path (Saabas) attribution: about the cost of one predict
 
-# Per tree: (tree, features it splits on, contributions leaves x features); plus the bias.
-PathTables = tuple[list[tuple[int, np.ndarray, np.ndarray]], float]
-
 
 def _node_values(node: dict[str, Any], values: dict[int, float]) -> tuple[float, float]:
     """(value x count, count) of a subtree; records each node's mean value by id()."""
@@ -45,10 +44,10 @@ def _node_values(node: dict[str, Any], values: dict[int, float]) -> tuple[float,
 
 def _leaf_paths(
     node: dict[str, Any], values: dict[int, float], path: dict[int, float]
-) -> list[tuple[int, dict[int, float]]]:
-    """(leaf index, summed value change per split feature on the way to it) for every leaf."""
+) -> list[tuple[int, dict[str, Any], dict[int, float]]]:
+    """(leaf index, leaf, summed value change per split feature on the way) for every leaf."""
     if "split_feature" not in node:
-        return [(int(node.get("leaf_index", 0)), path)]
+        return [(int(node.get("leaf_index", 0)), node, path)]
     feature = int(node["split_feature"])
     out = []
     for child in (node["left_child"], node["right_child"]):
@@ -58,44 +57,75 @@ def _leaf_paths(
     return out
 
 
-def path_tables(booster: lgb.Booster) -> PathTables:
-    """Tree-path attribution tables: what each leaf adds to each feature on its way down.
+@dataclass(frozen=True)
+class TreePaths:
+    """Tree-path (Saabas) attribution tables, and each tree's leaf values.
 
-    A node's value is the data-weighted mean of its leaves; each split gives its feature
-    the change of value from parent to child. Per lead, the contributions plus the bias sum
-    to the raw log-odds exactly (as XGBoost's `approx_contribs`).
+    A node's value is the data-weighted mean of its leaves; each split gives its feature the
+    change of value from parent to child. Per lead, the contributions plus the bias sum to the
+    raw log-odds exactly (as XGBoost's `approx_contribs`). One `pred_leaf` pass gives both the
+    probability and the contributions.
     """
-    num_iteration = booster.best_iteration if booster.best_iteration > 0 else None
-    trees = booster.dump_model(num_iteration=num_iteration)["tree_info"]
-    entries: list[tuple[int, np.ndarray, np.ndarray]] = []
-    bias = 0.0
-    for tree in trees:
-        root = tree["tree_structure"]
-        values: dict[int, float] = {}
-        _node_values(root, values)
-        bias += values[id(root)]
-        per_feature: dict[int, np.ndarray] = {}
-        for leaf, path in _leaf_paths(root, values, {}):
-            for feature, delta in path.items():
-                per_feature.setdefault(feature, np.zeros(int(tree["num_leaves"])))[leaf] = delta
-        if per_feature:
-            features = np.array(sorted(per_feature), dtype=np.int64)
-            table = np.column_stack([per_feature[f] for f in features])
-            entries.append((int(tree["tree_index"]), features, table))
-    return entries, bias
 
+    leaf_values: list[np.ndarray]  # per tree, indexed by leaf
+    attributions: list[tuple[int, np.ndarray, np.ndarray]]  # (tree, features, leaves x features)
+    bias: float
+    sigmoid: float
+    num_iteration: int | None
 
-def path_contributions(booster: lgb.Booster, X: pd.DataFrame, tables: PathTables) -> np.ndarray:
-    """Tree-path contributions, laid out like `pred_contrib`: features then the bias."""
-    entries, bias = tables
-    num_iteration = booster.best_iteration if booster.best_iteration > 0 else None
-    leaves = booster.predict(X, pred_leaf=True, num_iteration=num_iteration)
-    leaves = np.ascontiguousarray(np.asarray(leaves, dtype=np.int64).reshape(len(X), -1).T)
-    out = np.zeros((booster.num_feature() + 1, len(X)))  # feature-major: contiguous updates
-    for tree, features, table in entries:
-        out[features] += table.T[:, leaves[tree]]
-    out[-1] = bias
-    return out.T
+    @classmethod
+    def of(cls, booster: lgb.Booster) -> TreePaths:
+        """The tables of a binary LightGBM booster, at its best iteration."""
+        num_iteration = booster.best_iteration if booster.best_iteration > 0 else None
+        model = booster.dump_model(num_iteration=num_iteration)
+        sigmoid = re.search(r"sigmoid:([0-9.eE+-]+)", str(model.get("objective", "")))
+        leaf_values: list[np.ndarray] = []
+        attributions: list[tuple[int, np.ndarray, np.ndarray]] = []
+        bias = 0.0
+        for tree in model["tree_info"]:
+            root = tree["tree_structure"]
+            values: dict[int, float] = {}
+            _node_values(root, values)
+            bias += values[id(root)]
+            n_leaves = int(tree["num_leaves"])
+            per_feature: dict[int, np.ndarray] = {}
+            leaf_value = np.full(n_leaves, values[id(root)])  # a stump is one leaf
+            for leaf, node, path in _leaf_paths(root, values, {}):
+                leaf_value[leaf] = float(node.get("leaf_value", values[id(root)]))
+                for feature, delta in path.items():
+                    per_feature.setdefault(feature, np.zeros(n_leaves))[leaf] = delta
+            leaf_values.append(leaf_value)
+            if per_feature:
+                features = np.array(sorted(per_feature), dtype=np.int64)
+                table = np.column_stack([per_feature[f] for f in features])
+                attributions.append((int(tree["tree_index"]), features, table))
+        return cls(
+            leaf_values=leaf_values,
+            attributions=attributions,
+            bias=bias,
+            sigmoid=float(sigmoid[1]) if sigmoid else 1.0,
+            num_iteration=num_iteration,
+        )
+
+    def leaves(self, booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
+        """Leaf index of every row in every tree, shape (trees, rows)."""
+        leaves = booster.predict(X, pred_leaf=True, num_iteration=self.num_iteration)
+        return np.ascontiguousarray(np.asarray(leaves, dtype=np.int64).reshape(len(X), -1).T)
+
+    def probability(self, leaves: np.ndarray) -> np.ndarray:
+        """Uncalibrated probability, as `booster.predict` sums it: tree by tree, then sigmoid."""
+        raw = np.zeros(leaves.shape[1])
+        for tree, values in enumerate(self.leaf_values):
+            raw += values[leaves[tree]]
+        return 1.0 / (1.0 + np.exp(-self.sigmoid * raw))
+
+    def contributions(self, leaves: np.ndarray, n_features: int) -> np.ndarray:
+        """Per-feature contributions plus the bias column, laid out like `pred_contrib`."""
+        out = np.zeros((n_features + 1, leaves.shape[1]))  # feature-major: contiguous updates
+        for tree, features, table in self.attributions:
+            out[features] += table.T[:, leaves[tree]]
+        out[-1] = self.bias
+        return out.T
 
 
 class ScoringBundle:
@@ -111,7 +141,7 @@ class ScoringBundle:
         self.calibrator = Calibrator.from_dict(bundle["calibrator"])
         self.rules = PointsBaseline.from_params(bundle["rules"])
         self.stage_policy = bundle["stage_policy"]
-        self._path_tables: PathTables | None = None
+        self._tree_paths: TreePaths | None = None
 
     @classmethod
     def from_dir(cls, directory: Path) -> ScoringBundle:
@@ -134,15 +164,29 @@ class ScoringBundle:
         X = prepare_matrix(table, self.spec) if X is None else X
         return self.calibrator.transform(predict_raw(self.booster, X))
 
-    def contributions(self, X: pd.DataFrame, *, method: str = REASONS_SHAP) -> np.ndarray:
-        """Per-feature log-odds contributions plus the bias column, by SHAP or tree path."""
-        if method == REASONS_SHAP:
-            return contributions(self.booster, X)
+    @property
+    def tree_paths(self) -> TreePaths:
+        """The tree-path tables, built once per bundle."""
+        if self._tree_paths is None:
+            self._tree_paths = TreePaths.of(self.booster)
+        return self._tree_paths
+
+    def predict(self, X: pd.DataFrame, *, method: str) -> tuple[np.ndarray, np.ndarray]:
+        """(calibrated probability, contributions with the bias column) of the model matrix.
+
+        Tree path: one `pred_leaf` pass gives both. SHAP: LightGBM's `pred_contrib` as well.
+        """
         if method == REASONS_PATH:
-            if self._path_tables is None:
-                self._path_tables = path_tables(self.booster)
-            return path_contributions(self.booster, X, self._path_tables)
-        raise ValueError(f"unknown reasons method {method!r}; use {REASONS_SHAP} or {REASONS_PATH}")
+            leaves = self.tree_paths.leaves(self.booster, X)
+            raw = self.tree_paths.probability(leaves)
+            contrib = self.tree_paths.contributions(leaves, self.booster.num_feature())
+        elif method == REASONS_SHAP:
+            raw, contrib = predict_raw(self.booster, X), contributions(self.booster, X)
+        else:
+            raise ValueError(
+                f"unknown reasons method {method!r}; use {REASONS_SHAP} or {REASONS_PATH}"
+            )
+        return self.calibrator.transform(raw), contrib
 
     def reasons(
         self,
@@ -154,8 +198,19 @@ class ScoringBundle:
     ) -> list[str]:
         """Top features pushing each lead's score up, in words (SHAP or tree-path attribution)."""
         X = prepare_matrix(table, self.spec) if X is None else X
-        contrib = self.contributions(X, method=method)[:, :-1]
-        order = np.argsort(-contrib, axis=1, kind="stable")[:, :top_k]
+        return self.reasons_of(self.predict(X, method=method)[1], X, top_k=top_k)
+
+    def reasons_of(self, contrib: np.ndarray, X: pd.DataFrame, *, top_k: int) -> list[str]:
+        """Reasons in words from the contributions (the bias column last) of the matrix `X`."""
+        contrib = contrib[:, :-1]
+        top_k = min(top_k, contrib.shape[1])
+        if top_k == 0:
+            return [""] * len(X)
+        # the top k of each row (argpartition), then ranked; ties go to the earlier feature
+        top = np.argpartition(-contrib, top_k - 1, axis=1)[:, :top_k]
+        top.sort(axis=1)
+        ranked = np.argsort(-np.take_along_axis(contrib, top, axis=1), axis=1, kind="stable")
+        order = np.take_along_axis(top, ranked, axis=1)
         names = np.array([describe_feature(f) for f in self.spec.features], dtype=object)
         labels = np.empty(order.shape, dtype=object)
         for j in range(order.shape[1]):
@@ -170,7 +225,7 @@ class ScoringBundle:
                 labels[hit] = f"{describe_feature(name)}: " + values
         positive = np.take_along_axis(contrib, order, axis=1) > 0
         # positives come first in `order`, so joining column by column keeps the ranking
-        joined = np.where(positive[:, 0], labels[:, 0], "") if top_k else np.full(len(X), "")
+        joined = np.where(positive[:, 0], labels[:, 0], "")
         for j in range(1, order.shape[1]):
             joined = np.where(positive[:, j], joined + "; " + labels[:, j], joined)
         return joined.astype(object).tolist()
@@ -180,8 +235,10 @@ class ScoringBundle:
     ) -> pd.DataFrame:
         """Probability, stage, points, points stage and reasons per row of the feature table."""
         mql, sql = self.thresholds(override)
-        X = prepare_matrix(table, self.spec)  # once for the probability and the reasons
-        probability = self.probability(table, X=X)
+        top_k = int((override or {}).get("top_reasons", 3))
+        method = str((override or {}).get("reasons_method") or REASONS_SHAP)
+        X = prepare_matrix(table, self.spec)
+        probability, contrib = self.predict(X, method=method)
         hand_raiser = table["is_hand_raiser"].to_numpy() >= 1 if "is_hand_raiser" in table else None
         disqualified = disqualified_mask(table, self.stage_policy.get("disqualify_when", {}))
         stage = assign_stages(
@@ -192,15 +249,14 @@ class ScoringBundle:
             disqualified=disqualified,
             hand_raiser_to_sql=bool(self.stage_policy.get("hand_raiser_to_sql", True)),
         )
-        top_k = int((override or {}).get("top_reasons", 3))
-        method = str((override or {}).get("reasons_method") or REASONS_SHAP)
+        points = self.rules.decision_function(table)
         return pd.DataFrame(
             {
                 "probability": probability,
                 "stage": stage,
-                "rule_score": self.rules.decision_function(table),
-                "rule_stage": self.rules.predict_stage(table),
-                "reasons": self.reasons(table, top_k=top_k, method=method, X=X),
+                "rule_score": points,
+                "rule_stage": self.rules.predict_stage(table, points=points),
+                "reasons": self.reasons_of(contrib, X, top_k=top_k),
             },
             index=table.index,
         )

@@ -249,8 +249,11 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classes_")
         return self.classes_[(self.decision_function(X) >= float(self.sql_points)).astype(int)]
 
-    def predict_stage(self, X: pd.DataFrame) -> np.ndarray:
-        """Stage per lead (DISQUALIFIED/IQL/MQL/SQL) from points, hand-raise and negative rules."""
+    def predict_stage(self, X: pd.DataFrame, *, points: np.ndarray | None = None) -> np.ndarray:
+        """Stage per lead (DISQUALIFIED/IQL/MQL/SQL) from points, hand-raise and negative rules.
+
+        `points`: the leads' `decision_function`, when already computed.
+        """
         frame = _require_frame(X)
         hand_raiser = (
             _numeric(frame, HAND_RAISER_COLUMN) >= 1.0
@@ -258,7 +261,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
             else None
         )
         return assign_stages(
-            scores=self.decision_function(frame),
+            scores=self.decision_function(frame) if points is None else points,
             mql_threshold=float(self.mql_points),
             sql_threshold=float(self.sql_points),
             hand_raiser=hand_raiser,
