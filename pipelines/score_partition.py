@@ -142,7 +142,11 @@ def iter_batches(
             # pre_buffer=False: with it, pyarrow keeps every row group's read buffer (RSS grows)
             reader = pq.ParquetFile(path, pre_buffer=False)
             batch_rows = parquet_batch_rows(reader.metadata)
-            for batch in reader.iter_batches(batch_size=batch_rows, row_groups=row_groups):
+            # use_threads=False: the workers already read in parallel, one core each
+            batches = reader.iter_batches(
+                batch_size=batch_rows, row_groups=row_groups, use_threads=False
+            )
+            for batch in batches:
                 yield batch.rename_columns(names)
             return
         raw_names = _csv_header(path, source.separator)
