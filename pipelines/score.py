@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import re
 import sys
@@ -100,18 +101,38 @@ class DriftGateError(LeadscoreError):
 
 def _worker_context() -> multiprocessing.context.BaseContext:
     """Forkserver: a clean server (no OpenMP pool, which a fork would break) that has imported
-    this module once; each worker is forked from it, so it starts in milliseconds."""
+    the chunk-scoring code once; each worker is forked from it, so it starts in milliseconds."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([score_chunk.__name__])
     return context
 
 
+def start_fork_server() -> None:
+    """Start the fork server now (idempotent), so its imports overlap the model loading.
+
+    Its workers run LightGBM with one OpenMP thread: the default (a thread per core) in every
+    worker oversubscribes the cores, and the spinning threads then slow every worker down.
+    The server reads the variable when it starts, and its workers inherit it.
+    """
+    _worker_context()
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
+
+
 def start_workers(job: BucketJob, *, workers: int, stack: ExitStack) -> ProcessPoolExecutor:
     """A pool of `workers` processes holding the job, shut down when `stack` closes.
 
-    Workers come from a fork server (see `_worker_context`) and get the job once. They are
-    started at once, so they are ready by the time the input is partitioned.
+    Workers come from the fork server (see `start_fork_server`) and get the job once. They
+    are started at once, so they are ready by the time the input is partitioned.
     """
+    start_fork_server()
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_worker_context(),
@@ -119,19 +140,8 @@ def start_workers(job: BucketJob, *, workers: int, stack: ExitStack) -> ProcessP
         initargs=(job,),
     )
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-    # one OpenMP thread per worker: LightGBM's default (a thread per core) in every worker
-    # oversubscribes the cores, and its spinning threads then slow every worker down; the
-    # fork server reads the variable when it starts, at the first submit
-    previous = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        for _ in range(workers):
-            pool.submit(score_chunk.warm_up)
-    finally:
-        if previous is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = previous
+    for _ in range(workers):
+        pool.submit(score_chunk.warm_up)
     return pool
 
 
@@ -634,6 +644,8 @@ def main(
     for path in (leads, activities, outcomes):
         if path is not None:
             source_columns(TableSource(name="input", path=path, required=()))
+    if settings.workers > 1:
+        start_fork_server()  # imports the scoring code while this process loads the model
     start = time.perf_counter()
     loaded = load_model(model)
     load_seconds = time.perf_counter() - start
