@@ -73,6 +73,9 @@ class FeatureConfig:
     page_categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     lowercase_categories: bool = False
     behavioural: bool = True
+    # Attribute columns whose absence is itself a signal (an unanswered form question):
+    # each gets a 0/1 `is_missing_<column>` feature. Last, so positional use stays valid.
+    missing_indicators: tuple[str, ...] = ()
 
     @classmethod
     def from_params(cls, features: Mapping[str, Any], *, behavioural: bool) -> FeatureConfig:
@@ -101,6 +104,7 @@ class FeatureConfig:
             },
             lowercase_categories=bool(features.get("lowercase_categories", False)),
             behavioural=behavioural,
+            missing_indicators=tuple(c for c in strings("missing_indicators") if c not in excluded),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +126,7 @@ class FeatureConfig:
             "student_domain_suffixes",
             "windows_days",
             "hand_raiser_types",
+            "missing_indicators",
         ):
             data[key] = tuple(data.get(key) or ())
         data["page_categories"] = {
@@ -160,8 +165,12 @@ class FeatureConfig:
         ]
         return names
 
+    def missing_indicator_columns(self) -> list[str]:
+        """Names of the 0/1 missing-value indicators, one per declared column."""
+        return [f"is_missing_{slug(c)}" for c in self.missing_indicators]
+
     def demographic_numeric_columns(self) -> list[str]:
-        """Numeric demographic features (declared numerics plus e-mail domain flags)."""
+        """Numeric demographic features (numerics, e-mail domain flags, missing indicators)."""
         names = [slug(c) for c in self.numeric]
         if self.uses_email:
             names += [
@@ -170,7 +179,7 @@ class FeatureConfig:
                 "is_competitor_domain",
                 "is_student_domain",
             ]
-        return names
+        return names + self.missing_indicator_columns()
 
     def categorical_columns(self) -> list[str]:
         """Categorical features (declared categoricals plus seniority)."""
@@ -386,8 +395,25 @@ def email_domain_flags(emails: pd.Series, config: FeatureConfig) -> pd.DataFrame
     )
 
 
+def missing_indicators(*, leads: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
+    """1.0 where a declared column is missing or blank (or absent from the export), else 0.0.
+
+    Tree models send missing categories down one fixed side of every split; an explicit
+    indicator lets them group "not answered" with whichever answers it resembles.
+    """
+    columns = {}
+    names = config.missing_indicator_columns()
+    for name, column in zip(config.missing_indicators, names, strict=True):
+        if name not in leads:
+            columns[column] = np.ones(len(leads))
+            continue
+        text = leads[name].astype("string").str.strip()
+        columns[column] = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True) * 1.0
+    return pd.DataFrame(columns, index=leads.index, dtype=float)
+
+
 def build_demographic_features(*, leads: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
-    """Declared attribute columns (typed), e-mail domain flags and seniority."""
+    """Declared attribute columns (typed), e-mail domain flags, seniority, missing indicators."""
     columns: dict[str, pd.Series] = {}
     for name in config.categorical:
         values = leads[name] if name in leads else pd.Series(pd.NA, index=leads.index)
@@ -406,6 +432,8 @@ def build_demographic_features(*, leads: pd.DataFrame, config: FeatureConfig) ->
     if config.uses_email:
         emails = leads.get(config.email_column, pd.Series(pd.NA, index=leads.index))
         frame = frame.join(email_domain_flags(emails, config))
+    if config.missing_indicators:
+        frame = frame.join(missing_indicators(leads=leads, config=config))
     return frame[config.categorical_columns() + config.demographic_numeric_columns()]
 
 

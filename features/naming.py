@@ -56,4 +56,6 @@ def describe_feature(name: str) -> str:
         return f"Recent {words.lower()}"
     if match := re.fullmatch(r"active_days_(\d+)d", name):
         return f"Days with activity (last {match[1]} days)"
+    if match := re.fullmatch(r"is_missing_(\w+)", name):
+        return f"{match[1].replace('_', ' ').capitalize()}: not given"
     return name.replace("_", " ").capitalize()

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from features.build import FeatureConfig, build_feature_table, seniority_from_title
+from features.naming import describe_feature
 
 T0 = pd.Timestamp("2025-03-01", tz="UTC")
 
@@ -183,3 +184,49 @@ def test_single_table_mode_has_only_declared_columns(leads):
 def test_seniority_rules():
     titles = pd.Series(["Chief Revenue Officer", "Head of Growth", "Data Engineer", "Intern"])
     assert seniority_from_title(titles).tolist() == ["c_level", "director", "individual", "student"]
+
+
+def test_missing_indicators_flag_unanswered_and_absent_columns(leads):
+    config = FeatureConfig(
+        categorical=("industry",),
+        numeric=("employees",),
+        missing_indicators=("industry", "employees", "job_title", "not_in_export"),
+        behavioural=False,
+    )
+    blanked = leads.assign(job_title=["VP Marketing", "  ", None])
+    moments = pd.Series(pd.NaT, index=leads.index, dtype="datetime64[ns, UTC]")
+    table = build_feature_table(leads=blanked, activities=None, as_of=moments, config=config)
+    table = table.set_index("lead_id")
+    assert table["is_missing_industry"].tolist() == [0.0, 0.0, 1.0]
+    # "oops" is an answer (it only fails to parse as a number): not missing
+    assert table["is_missing_employees"].tolist() == [0.0, 0.0, 1.0]
+    assert table["is_missing_job_title"].tolist() == [0.0, 1.0, 1.0]  # blank counts as missing
+    assert table["is_missing_not_in_export"].tolist() == [1.0, 1.0, 1.0]
+    assert table["is_missing_industry"].dtype == float
+    assert describe_feature("is_missing_job_title") == "Job title: not given"
+    assert config.feature_columns() == [
+        "industry",
+        "employees",
+        "is_missing_industry",
+        "is_missing_employees",
+        "is_missing_job_title",
+        "is_missing_not_in_export",
+    ]
+
+
+def test_missing_indicators_come_from_params_and_skip_excluded_columns():
+    config = FeatureConfig.from_params(
+        {
+            "categorical": ["Industry"],
+            "missing_indicators": ["Industry", "Sales Notes"],
+            "exclude": ["Sales Notes"],
+        },
+        behavioural=False,
+    )
+    assert config.missing_indicators == ("Industry",)
+    assert config.missing_indicator_columns() == ["is_missing_industry"]
+    assert FeatureConfig.from_dict(config.to_dict()) == config
+    # a configuration stored before the key existed still loads, with no indicators
+    stored = config.to_dict()
+    del stored["missing_indicators"]
+    assert FeatureConfig.from_dict(stored).missing_indicators == ()

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from features.build import slug
 from pipelines.cli import app
-from pipelines.config import apply_overrides
+from pipelines.config import apply_overrides, load_params, section
+from pipelines.train import cross_validated_roc_auc, load_training_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -72,11 +73,18 @@ def test_x_education_runs_without_leaky_columns(tmp_path, monkeypatch):
     for leaky in ("Tags", "Lead Quality", "Lead Profile", "Last Activity", "Last Notable Activity"):
         assert slug(leaky) not in features
     assert not any(f.startswith("asymmetrique") for f in features)
+    assert "is_missing_specialization" in features  # an unanswered question is a signal
     # "Select" read as missing and "Google"/"google" one category
     table = pd.read_parquet(project / "data/features/features.parquet")
     assert "select" not in set(table["specialization"].dropna())
     assert "Google" not in set(table["lead_source"].dropna())
     assert table["totalvisits"].dtype == float
+    # the benchmark's CV column: every row in some held-out fold, one score per fold
+    table, config = load_training_table(project / "data/features")
+    train_params = section(load_params(project / "params.yaml"), "train")
+    scores = cross_validated_roc_auc(table=table, config=config, train_params=train_params, folds=3)
+    assert len(scores) == 3
+    assert min(scores) > 0.8
 
 
 def test_bank_marketing_runs_out_of_time_without_duration(tmp_path, monkeypatch):
