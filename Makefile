@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: install run test lint format bench clean
+.PHONY: install install-spark run test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# the Spark engine's extra (pyspark, a large download): for the tests and `--engine spark`
+SPARK_STAMP := $(VENV)/.installed-spark
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
+	touch $(SPARK_STAMP)
+
 install: $(STAMP)
+
+install-spark: $(SPARK_STAMP)
 
 SCORES := data/scored/open_leads.parquet
 SCORE_ARGS = --leads data/interim/leads.parquet --activities data/interim/activities.parquet \
@@ -34,7 +42,7 @@ run: install  ## dvc repro on the embedded synthetic export, then score the open
 	@echo "summary:    $(SCORES:.parquet=.summary.json)"
 	@echo "quarantine: $(SCORES:.parquet=.quarantine.csv)"
 
-test: install  ## the whole test suite
+test: install-spark  ## the whole test suite (the Spark engine in local mode included)
 	$(BIN)/python -m pytest
 
 lint: install

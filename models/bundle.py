@@ -176,6 +176,8 @@ class ScoringBundle:
 
         Tree path: one `pred_leaf` pass gives both. SHAP: LightGBM's `pred_contrib` as well.
         """
+        if len(X) == 0:  # e.g. a chunk whose leads are all converted (LightGBM refuses)
+            return np.zeros(0), np.zeros((0, self.booster.num_feature() + 1))
         if method == REASONS_PATH:
             leaves = self.tree_paths.leaves(self.booster, X)
             raw = self.tree_paths.probability(leaves)

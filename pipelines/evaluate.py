@@ -20,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 from features.build import FeatureConfig, build_feature_table
 from features.split import CALIBRATION, TEST, TRAIN
 from models.artifact import (
+    REASONS_SHAP,
     LeadScoringModel,
     ScoringBundle,
     input_schema,
@@ -286,9 +287,14 @@ def log_and_register(
     """Log the pyfunc model in the open run and register a new version; returns the version."""
     with tempfile.TemporaryDirectory() as tmp:
         bundle_dir = write_bundle(directory=Path(tmp) / "bundle", booster=booster, bundle=bundle)
-        inferred = infer_signature(
-            example, output, params={"mql_threshold": -1.0, "sql_threshold": -1.0, "top_reasons": 3}
-        )
+        # every scoring option is a param, so `spark_udf` can score exactly as `leadscore score`
+        params = {
+            "mql_threshold": -1.0,
+            "sql_threshold": -1.0,
+            "top_reasons": 3,
+            "reasons_method": REASONS_SHAP,
+        }
+        inferred = infer_signature(example, output, params=params)
         signature = ModelSignature(
             inputs=input_schema(ScoringBundle(booster=booster, bundle=bundle).spec),
             outputs=inferred.outputs,

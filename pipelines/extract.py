@@ -286,7 +286,7 @@ def validate_events(
     extra = [pd.Series("lead_id not found in clean leads", index=ok.index[~known.to_numpy()])]
     if table == "outcomes":
         ok = ok[known.to_numpy()]
-        if "created_at" in leads:
+        if "created_at" in leads and len(ok):  # (no known lead: nothing to compare)
             created = ok["lead_id"].map(leads.set_index("lead_id")["created_at"])
             before = (ok["converted_at"] < created).to_numpy()
             extra.append(

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -626,8 +626,28 @@ def main(
     params: Annotated[Path, typer.Option(help="params.yaml (score and source sections).")] = Path(
         "params.yaml"
     ),
+    engine: Annotated[
+        Literal["local", "spark"],
+        typer.Option(help="local, or spark: Parquet in, a Parquet directory out (see README)."),
+    ] = "local",
 ) -> None:
     """Score every open lead with the registered model; stream in chunks; atomic output."""
+    if engine == "spark":  # imported here only: the local engine never needs pyspark
+        from pipelines.score_spark import main_spark
+
+        return main_spark(
+            leads=leads,
+            output=output,
+            activities=activities,
+            outcomes=outcomes,
+            as_of=as_of,
+            model=model,
+            quarantine=quarantine,
+            chunk_size=chunk_size,
+            fail_on_drift=fail_on_drift,
+            reasons=reasons,
+            params=params,
+        )
     all_params = load_params(params) if params.exists() else {}
     settings = ScoreSettings.from_params(all_params)
     overrides: dict[str, Any] = {}

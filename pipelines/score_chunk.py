@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_feature_table
+from features.schemas import UTC_NS
 from models.bundle import REASONS_PATH, ScoringBundle
 from models.drift import observed_shares
 from models.stages import STAGE_ORDER
@@ -168,9 +169,11 @@ def score_parts(parts: dict[str, list[Path]], job: BucketJob | None = None) -> B
     """Read (and delete) one bucket's files and score it: (scored, quarantined, counters)."""
     job = job or _WORKER_JOB[0]
     frames = {name: read_parts(table_parts) for name, table_parts in parts.items()}
-    if frames["leads"] is None:
+    if all(frame is None for frame in frames.values()):
         return None
-    if job.sentinels:  # as extract does before validation
+    if frames["leads"] is None:  # events of leads that are nowhere: quarantined, not lost
+        frames["leads"] = no_leads(timed=job.timed)
+    elif job.sentinels:  # as extract does before validation
         frames["leads"] = mask_sentinels(frames["leads"], job.sentinels)
     state = new_state()
     scored, bad = score_bucket(
@@ -189,18 +192,74 @@ def score_parts(parts: dict[str, list[Path]], job: BucketJob | None = None) -> B
     return scored, bad, state
 
 
-def _quarantine_order(bad: pd.DataFrame, slots: dict[str, pd.Series]) -> pd.DataFrame:
-    """Quarantine rows ordered by (slot, table, source row): independent of chunking."""
-    if bad.empty:
-        return bad
-    slot = pd.Series(0, index=bad.index, dtype=np.int64)
+def no_leads(*, timed: bool) -> pd.DataFrame:
+    """The leads table of a bucket that got none (its events then have no lead)."""
+    columns = {"lead_id": pd.Series(dtype="str")}
+    if timed:
+        columns["created_at"] = pd.Series(dtype=UTC_NS)
+    return pd.DataFrame(columns | {SLOT: pd.Series(dtype=np.int32)})
+
+
+@dataclass(frozen=True)
+class ValidatedChunk:
+    """A chunk after validation: its open leads, clean activities and quarantined rows."""
+
+    open_leads: pd.DataFrame  # in (slot, source row) order
+    activities: pd.DataFrame | None
+    quarantine: pd.DataFrame  # in (slot, table, source row) order
+    quarantine_slots: np.ndarray  # the hash slot of each quarantined row
+
+
+def validate_chunk(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    outcomes: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    latest: pd.Timestamp,
+    timed: bool,
+    state: RunState,
+) -> ValidatedChunk:
+    """Validate a chunk and keep the leads open at `as_of`; skips and bad rows go to `state`.
+
+    The tables are indexed by source row and carry their hash slot (`SLOT`, removed here);
+    the checks are the extract stage's own (`validate_export`). The orders are those of the
+    slots, so they never depend on how the leads were chunked.
+    """
+    frames = {"leads": leads, "activities": activities, "outcomes": outcomes}
+    slots = {name: frame.pop(SLOT) for name, frame in frames.items() if frame is not None}
+    result = validate_export(**frames, timed=timed, labelled=False, latest=latest, keep_index=True)
+    clean_leads = result.leads
+    open_mask = np.ones(len(clean_leads), dtype=bool)
+    if timed:
+        not_created = (clean_leads["created_at"] > as_of).to_numpy()
+        state.skipped[SKIPPED_NOT_CREATED] += int(not_created.sum())
+        open_mask &= ~not_created
+    if outcomes is not None:
+        converted = result.outcomes.loc[result.outcomes["converted_at"] <= as_of, "lead_id"]
+        is_converted = clean_leads["lead_id"].isin(converted).to_numpy() & open_mask
+        state.skipped[SKIPPED_CONVERTED] += int(is_converted.sum())
+        open_mask &= ~is_converted
+    bad = result.quarantine
+    for table, group in bad.groupby("table"):
+        state.add_counts(
+            state.quarantined.setdefault(str(table), {}), group["reason"].value_counts()
+        )
+    open_leads = clean_leads[open_mask]
+    open_slots = slots["leads"].loc[open_leads.index].to_numpy()
+    bad_slots = np.zeros(len(bad), dtype=np.int32)
     for table, table_slots in slots.items():
         mine = (bad["table"] == table).to_numpy()
-        slot[mine] = table_slots.reindex(bad.loc[mine, "source_row"] - 1).to_numpy()
-    order = pd.DataFrame(
-        {"slot": slot, "table": bad["table"].map(TABLES.index), "row": bad["source_row"]}
+        bad_slots[mine] = table_slots.reindex(bad.loc[mine, "source_row"] - 1).to_numpy()
+    bad_order = np.lexsort(
+        (bad["source_row"].to_numpy(), bad["table"].map(TABLES.index).to_numpy(), bad_slots)
     )
-    return bad.loc[order.sort_values(["slot", "table", "row"], kind="stable").index]
+    return ValidatedChunk(
+        open_leads=open_leads.iloc[np.lexsort((open_leads.index, open_slots))],
+        activities=result.activities if activities is not None else None,
+        quarantine=bad.iloc[bad_order].reset_index(drop=True),
+        quarantine_slots=bad_slots[bad_order],
+    )
 
 
 def score_bucket(
@@ -217,35 +276,19 @@ def score_bucket(
     scored_at: pd.Timestamp,
     state: RunState,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scored rows, quarantine rows) of one bucket; counters go to `state`.
-
-    The tables are indexed by source row and carry their hash slot; validation is the extract
-    stage's own (`validate_export`), then only the leads open at `as_of` are scored.
-    """
-    frames = {"leads": leads, "activities": activities, "outcomes": outcomes}
-    slots = {name: frame.pop(SLOT) for name, frame in frames.items() if frame is not None}
-    result = validate_export(**frames, timed=timed, labelled=False, latest=latest, keep_index=True)
-    clean_leads = result.leads
-    open_mask = np.ones(len(clean_leads), dtype=bool)
-    if timed:
-        not_created = (clean_leads["created_at"] > as_of).to_numpy()
-        state.skipped[SKIPPED_NOT_CREATED] += int(not_created.sum())
-        open_mask &= ~not_created
-    if outcomes is not None:
-        converted = result.outcomes.loc[result.outcomes["converted_at"] <= as_of, "lead_id"]
-        is_converted = clean_leads["lead_id"].isin(converted).to_numpy() & open_mask
-        state.skipped[SKIPPED_CONVERTED] += int(is_converted.sum())
-        open_mask &= ~is_converted
-    for table, group in result.quarantine.groupby("table"):
-        state.add_counts(
-            state.quarantined.setdefault(str(table), {}), group["reason"].value_counts()
-        )
-    open_leads = clean_leads[open_mask]
-    open_slots = slots["leads"].loc[open_leads.index]
-    open_leads = open_leads.iloc[np.lexsort((open_leads.index, open_slots.to_numpy()))]
+    """(scored rows, quarantine rows) of one bucket (see `validate_chunk`); counters to `state`."""
+    chunk = validate_chunk(
+        leads=leads,
+        activities=activities,
+        outcomes=outcomes,
+        as_of=as_of,
+        latest=latest,
+        timed=timed,
+        state=state,
+    )
     scored = score_leads(
-        leads=open_leads,
-        activities=result.activities if activities is not None else None,
+        leads=chunk.open_leads,
+        activities=chunk.activities,
         model=model,
         thresholds=thresholds,
         settings=settings,
@@ -253,7 +296,7 @@ def score_bucket(
         scored_at=scored_at,
         state=state,
     )
-    return scored, _quarantine_order(result.quarantine, slots)
+    return scored, chunk.quarantine
 
 
 def score_leads(

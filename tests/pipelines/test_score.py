@@ -3,65 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from models.artifact import REASONS_PATH
-from pipelines import calibrate, evaluate, extract, featurize, generate, score, score_chunk, train
+from pipelines import score, score_chunk
 from pipelines.cli import app
 from pipelines.score import LoadedModel, ScoreSettings, load_model, run_score
+from pipelines.score_partition import bucket_of_slot, lead_slots
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = pd.Timestamp("2025-12-31T00:00:00Z")
 SOURCE = {"renames": {}, "timed": True}
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """generate -> evaluate in-process in a temporary directory with its own MLflow store."""
-    directory = tmp_path_factory.mktemp("score_project")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["generate"]["n_leads"] = 6000
-    params["evaluate"]["bootstrap_samples"] = 50
-    params["promotion"] = {
-        "min_lift_over_points_roc_auc": -1.0,
-        "min_gain_over_champion_roc_auc": -1.0,
-        "max_ece": 1.0,
-    }
-    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    previous_cwd = Path.cwd()
-    previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{directory / 'mlflow.db'}"
-    os.chdir(directory)
-    try:
-        for stage in (generate, extract, featurize, train, calibrate, evaluate):
-            stage.main()
-        yield directory
-    finally:
-        os.chdir(previous_cwd)
-        if previous_uri is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous_uri
-
-
-@pytest.fixture(scope="module")
-def champion(project: Path) -> LoadedModel:
-    return load_model(score.DEFAULT_MODEL_URI)
-
-
-@pytest.fixture(scope="module")
-def interim(project: Path) -> dict[str, Path]:
-    return {t: project / "data/interim" / f"{t}.parquet" for t in score.TABLES}
 
 
 def score_files(
@@ -145,59 +105,18 @@ def test_chunk_size_never_changes_a_result(
     assert set(outputs[0]["thresholds_status"]) == {"proposed"}
 
 
-def bad_input_corpus(directory: Path, interim: dict[str, Path]) -> dict[str, Path]:
-    """CSV export of 200 good leads plus every kind of bad row."""
-    leads = pd.read_parquet(interim["leads"]).head(200).astype("string")
-    bad_leads = pd.DataFrame(
-        {
-            "lead_id": [None, "", "BAD3", "BAD4", "DUP", "DUP", "EXACT", "EXACT", "LATER", "BAD5"],
-            "created_at": [
-                "2025-03-01",
-                "2025-03-01",
-                "not a date",
-                "2027-06-01",
-                "2025-03-01",
-                "2025-03-02",
-                "2025-03-01",
-                "2025-03-01",
-                "2026-06-01",  # after the as-of moment: skipped, not bad
-                "2999-01-01",  # beyond pandas' timestamp range: bad, not a crash
-            ],
-            "industry": "software",
-        }
-    )
-    all_leads = pd.concat([leads, bad_leads], ignore_index=True)
-    activities = pd.read_parquet(interim["activities"])
-    activities = activities[activities["lead_id"].isin(leads["lead_id"])].astype("string")
-    bad_activities = pd.DataFrame(
-        {
-            "lead_id": ["NOBODY", leads["lead_id"][0], leads["lead_id"][1], None],
-            "occurred_at": ["2025-05-01", "yesterday", "2025-05-01", "2025-05-01"],
-            "activity_type": ["page_view", "page_view", None, "chat"],
-            "page": "/pricing",
-        }
-    )
-    outcomes = pd.DataFrame(
-        {
-            "lead_id": [leads["lead_id"][2], leads["lead_id"][3], "NOBODY"],
-            "converted_at": ["2025-12-01", "1990-01-01", "2025-12-01"],
-        }
-    )
-    paths = {
-        "leads": directory / "leads.csv",
-        "activities": directory / "activities.csv",
-        "outcomes": directory / "outcomes.csv",
-    }
-    all_leads.to_csv(paths["leads"], index=False)
-    pd.concat([activities, bad_activities]).to_csv(paths["activities"], index=False)
-    outcomes.to_csv(paths["outcomes"], index=False)
+def bad_input_corpus(directory: Path, tables: dict[str, pd.DataFrame]) -> dict[str, Path]:
+    """The bad-row export (`bad_export_tables`) as CSV files."""
+    paths = {name: directory / f"{name}.csv" for name in tables}
+    for name, frame in tables.items():
+        frame.to_csv(paths[name], index=False)
     return paths
 
 
 def test_bad_rows_are_quarantined_and_every_row_is_accounted_for(
-    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+    champion: LoadedModel, bad_export_tables: dict[str, pd.DataFrame], tmp_path: Path
 ):
-    paths = bad_input_corpus(tmp_path, interim)
+    paths = bad_input_corpus(tmp_path, bad_export_tables)
     output = tmp_path / "scores.csv"
     summary = score_files(champion, output=output, chunk_size=50, **paths)
     scored = pd.read_csv(output)
@@ -224,10 +143,34 @@ def test_bad_rows_are_quarantined_and_every_row_is_accounted_for(
     assert not EMAIL.search(json.dumps(summary))  # no e-mail addresses in the summary
 
 
+def test_events_in_a_chunk_without_leads_are_quarantined(champion: LoadedModel, tmp_path: Path):
+    # two leads, two chunks: the orphan events are picked to hash into the chunk with no lead
+    candidates = [f"ID{i}" for i in range(100)]
+    chunk_of = dict(
+        zip(candidates, bucket_of_slot(lead_slots(pa.array(candidates)), 2), strict=True)
+    )
+    ids = [c for c in candidates if chunk_of[c] == 0][:2]
+    orphans = [c for c in candidates if chunk_of[c] == 1][:3]
+    leads = pd.DataFrame({"lead_id": ids, "created_at": ["2025-06-01", "2025-06-02"]})
+    activities = pd.DataFrame(
+        {"lead_id": [*orphans, ids[0]], "occurred_at": "2025-07-01", "activity_type": "page_view"}
+    )
+    outcomes = pd.DataFrame({"lead_id": [orphans[0]], "converted_at": ["2025-08-01"]})
+    paths = {name: tmp_path / f"{name}.parquet" for name in score.TABLES}
+    for name, frame in zip(score.TABLES, (leads, activities, outcomes), strict=True):
+        frame.to_parquet(paths[name])  # Parquet: the row count, so the chunk count, is exact
+    output = tmp_path / "scores.csv"
+    summary = score_files(champion, output=output, chunk_size=1, workers=1, **paths)
+    quarantine = pd.read_csv(tmp_path / "scores.quarantine.csv")
+    assert summary["chunks"] == 2 and summary["counts"]["scored"] == 2
+    assert sorted(quarantine["lead_id"]) == sorted([*orphans, orphans[0]])
+    assert set(quarantine["reason"]) == {"lead_id not found in clean leads"}
+
+
 def test_too_many_bad_rows_stop_without_output(
-    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+    champion: LoadedModel, bad_export_tables: dict[str, pd.DataFrame], tmp_path: Path
 ):
-    paths = bad_input_corpus(tmp_path, interim)
+    paths = bad_input_corpus(tmp_path, bad_export_tables)
     output = tmp_path / "scores.parquet"
     with pytest.raises(score.DataQualityError, match="max_bad_row_share"):
         score_files(champion, output=output, max_bad_row_share=0.01, **paths)

@@ -1,0 +1,102 @@
+"""Shared fixtures of the scoring tests: a trained project in its own MLflow store, bad rows."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from pipelines import calibrate, evaluate, extract, featurize, generate, score, train
+from pipelines.score import LoadedModel, load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """generate -> evaluate in-process in a temporary directory with its own MLflow store."""
+    directory = tmp_path_factory.mktemp("score_project")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["generate"]["n_leads"] = 6000
+    params["evaluate"]["bootstrap_samples"] = 50
+    params["promotion"] = {
+        "min_lift_over_points_roc_auc": -1.0,
+        "min_gain_over_champion_roc_auc": -1.0,
+        "max_ece": 1.0,
+    }
+    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    previous_cwd = Path.cwd()
+    previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{directory / 'mlflow.db'}"
+    os.chdir(directory)
+    try:
+        for stage in (generate, extract, featurize, train, calibrate, evaluate):
+            stage.main()
+        yield directory
+    finally:
+        os.chdir(previous_cwd)
+        if previous_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_uri
+
+
+@pytest.fixture(scope="module")
+def champion(project: Path) -> LoadedModel:
+    """The model the project registered as champion."""
+    return load_model(score.DEFAULT_MODEL_URI)
+
+
+@pytest.fixture(scope="module")
+def interim(project: Path) -> dict[str, Path]:
+    """The project's clean Parquet tables (leads, activities, outcomes)."""
+    return {t: project / "data/interim" / f"{t}.parquet" for t in score.TABLES}
+
+
+@pytest.fixture
+def bad_export_tables(interim: dict[str, Path]) -> dict[str, pd.DataFrame]:
+    """200 good leads (with their activities) plus every kind of bad row, all as text."""
+    leads = pd.read_parquet(interim["leads"]).head(200).astype("string")
+    bad_leads = pd.DataFrame(
+        {
+            "lead_id": [None, "", "BAD3", "BAD4", "DUP", "DUP", "EXACT", "EXACT", "LATER", "BAD5"],
+            "created_at": [
+                "2025-03-01",
+                "2025-03-01",
+                "not a date",
+                "2027-06-01",
+                "2025-03-01",
+                "2025-03-02",
+                "2025-03-01",
+                "2025-03-01",
+                "2026-06-01",  # after the as-of moment: skipped, not bad
+                "2999-01-01",  # beyond pandas' timestamp range: bad, not a crash
+            ],
+            "industry": "software",
+        }
+    )
+    activities = pd.read_parquet(interim["activities"])
+    activities = activities[activities["lead_id"].isin(leads["lead_id"])].astype("string")
+    bad_activities = pd.DataFrame(
+        {
+            "lead_id": ["NOBODY", leads["lead_id"][0], leads["lead_id"][1], None],
+            "occurred_at": ["2025-05-01", "yesterday", "2025-05-01", "2025-05-01"],
+            "activity_type": ["page_view", "page_view", None, "chat"],
+            "page": "/pricing",
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "lead_id": [leads["lead_id"][2], leads["lead_id"][3], "NOBODY"],
+            "converted_at": ["2025-12-01", "1990-01-01", "2025-12-01"],
+        }
+    )
+    return {
+        "leads": pd.concat([leads, bad_leads], ignore_index=True),
+        "activities": pd.concat([activities, bad_activities], ignore_index=True),
+        "outcomes": outcomes,
+    }
