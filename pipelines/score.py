@@ -58,6 +58,7 @@ from pipelines.score_chunk import (
 from pipelines.score_partition import (
     BucketParts,
     BucketWriter,
+    Segment,
     TableSource,
     canonical_names,
     estimate_rows,
@@ -153,27 +154,35 @@ def partition_all(
     pool: ProcessPoolExecutor | None,
     workers: int,
 ) -> dict[str, BucketParts]:
-    """Partition every table; a Parquet file of several row groups is split over the workers
-    (one segment each, written to its own files) while this process partitions the rest."""
-    futures: dict[str, list[Future[tuple[BucketWriter, list[str]]]]] = {}
-    if pool is not None:
-        for name, table_source in sources.items():
-            pieces = segments(table_source, workers)
-            futures[name] = [
-                pool.submit(
-                    partition, table_source, directory=directory, n_buckets=n_buckets, segment=piece
-                )
-                for piece in pieces
-            ]
-    writers: dict[str, BucketParts] = {}
+    """Partition every table: in this process, or in the workers when there is a pool.
+
+    With a pool, a Parquet file of several row groups is split in one segment per worker
+    (each written to its own files) and every other table is one task; the largest pieces go
+    first. This process only waits: the reading buffers stay out of its memory.
+    """
+    if pool is None:
+        return {
+            name: BucketParts([partition(source, directory=directory, n_buckets=n_buckets)[0]])
+            for name, source in sources.items()
+        }
+    pieces: list[tuple[int, str, Segment | None]] = []
     for name, table_source in sources.items():
-        if not futures.get(name):
-            writer, _ = partition(table_source, directory=directory, n_buckets=n_buckets)
-            writers[name] = BucketParts([writer])
-    for name, table_futures in futures.items():
-        if table_futures:
-            writers[name] = BucketParts([future.result()[0] for future in table_futures])
-    return {name: writers[name] for name in sources}
+        rows = estimate_rows(table_source)
+        table_segments = segments(table_source, workers)
+        pieces += [(rows // len(table_segments), name, s) for s in table_segments] or [
+            (rows, name, None)
+        ]
+    futures: dict[str, list[Future[tuple[BucketWriter, list[str]]]]] = {n: [] for n in sources}
+    for _, name, piece in sorted(pieces, key=lambda p: -p[0]):  # stable: segments stay in order
+        futures[name].append(
+            pool.submit(
+                partition, sources[name], directory=directory, n_buckets=n_buckets, segment=piece
+            )
+        )
+    return {
+        name: BucketParts([future.result()[0] for future in table_futures])
+        for name, table_futures in futures.items()
+    }
 
 
 def scored_buckets(
