@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -134,6 +135,22 @@ def measured(args: list[str]) -> tuple[float, int, str, int]:
     return wall, max(usage.ru_maxrss * 1024, peak[0]), stdout, peak[1]
 
 
+def score_figures(command: list[str], summary_path: Path) -> dict[str, Any]:
+    """Wall time, leads/s and peak memory of one scoring command, and its summary's counts."""
+    wall, rss, _, pss = measured(command)
+    summary = json.loads(summary_path.read_text())
+    scored = int(summary["counts"]["scored"])
+    return {
+        "events": int(summary["counts"]["activities_read"]),
+        "scored": scored,
+        "wall_s": round(wall, 1),
+        "leads_per_s": round(scored / wall),
+        "peak_rss_mb": round(rss / 2**20),
+        "peak_pss_mb": round(pss / 2**20),
+        "timings_s": summary["timings_s"],
+    }
+
+
 def floor(directory: Path, model_uri: str) -> None:
     """Child mode: time reading the files plus raw booster.predict on the feature matrix."""
     import mlflow
@@ -200,18 +217,12 @@ def main() -> None:
             command += ["--chunk-size", str(args.chunk_size)]
         if args.workers:
             command += ["--workers", str(args.workers)]
-        wall, rss, _, pss = measured(command)
-        summary = json.loads(output.with_suffix(".summary.json").read_text())
-        scored = int(summary["counts"]["scored"])
+        figures = score_figures(command, output.with_suffix(".summary.json"))
         row = {
             "leads": n_leads,
-            "events": int(summary["counts"]["activities_read"]),
-            "scored": scored,
-            "score_wall_s": round(wall, 1),
-            "score_leads_per_s": round(scored / wall),
-            "score_peak_rss_mb": round(rss / 2**20),
-            "score_peak_pss_mb": round(pss / 2**20),
-            "score_timings_s": summary["timings_s"],
+            "events": figures.pop("events"),
+            "scored": figures.pop("scored"),
+            **{f"score_{name}": value for name, value in figures.items()},
         }
         if not args.skip_floor:
             floor_command = [python, __file__, "--floor-of", str(directory), "--model", args.model]
@@ -222,7 +233,7 @@ def main() -> None:
                 "floor_read_s": round(figures["read_s"], 1),
                 "floor_predict_s": round(figures["predict_s"], 1),
                 "floor_s": round(floor_s, 1),
-                "ratio_to_floor": round(wall / floor_s, 2),
+                "ratio_to_floor": round(row["score_wall_s"] / floor_s, 2),
             }
         results.append(row)
         print(json.dumps(row), flush=True)

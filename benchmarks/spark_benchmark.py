@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from score_benchmark import AS_OF, ROOT, ensure_export, measured
+from score_benchmark import AS_OF, ROOT, ensure_export, score_figures
 
 
 def main() -> None:
@@ -44,22 +44,9 @@ def main() -> None:
         if engine == "spark":
             command.append("--engine=spark")
             os.environ["PYSPARK_SUBMIT_ARGS"] = submit_args
-        wall, rss, _, pss = measured(command)
-        summary = json.loads((directory / output).with_suffix(".summary.json").read_text())
-        scored = int(summary["counts"]["scored"])
-        rows.append(
-            {
-                "engine": engine if engine == "local" else f"spark {args.master}",
-                "leads": args.leads,
-                "events": int(summary["counts"]["activities_read"]),
-                "scored": scored,
-                "wall_s": round(wall, 1),
-                "leads_per_s": round(scored / wall),
-                "peak_rss_mb": round(rss / 2**20),
-                "peak_pss_mb": round(pss / 2**20),
-                "timings_s": summary["timings_s"],
-            }
-        )
+        figures = score_figures(command, (directory / output).with_suffix(".summary.json"))
+        engine_name = engine if engine == "local" else f"spark {args.master}"
+        rows.append({"engine": engine_name, "leads": args.leads, **figures})
         print(json.dumps(rows[-1]), flush=True)
     local_wall = rows[0]["wall_s"]
     print("\n| engine | leads (events) | wall s | leads/s | peak RSS (PSS) MB | vs local |")

@@ -498,22 +498,12 @@ def run_score(
             n_chunks=n_buckets,
             timings=timings,
         )
-        too_many = [
-            (table, sum(reasons.values()))
-            for table, reasons in state.quarantined.items()
-            if sum(reasons.values()) > settings.max_bad_row_share * max(state.read[table], 1)
-        ]
-        if too_many:
-            table, n_bad = too_many[0]
+        bad_rows_error = too_many_bad_rows(state, settings, quarantine=quarantine_path)
+        if bad_rows_error is not None:
             summary["status"] = "failed: too many bad rows"
             quarantine_tmp.replace(quarantine_path)
             write_json(summary, summary_path)
-            raise DataQualityError(
-                f"{table}: {n_bad} of {state.read[table]} rows"
-                f" ({n_bad / state.read[table]:.1%}) are bad, above"
-                f" score.max_bad_row_share={settings.max_bad_row_share:.1%};"
-                f" no output written; see {quarantine_path}"
-            )
+            raise bad_rows_error
     write_json(summary, summary_path)
     log_summary(summary)
     if summary["drift"]["drifted"] and fail_on_drift:
@@ -522,6 +512,21 @@ def run_score(
             f" {', '.join(summary['drift']['drifted'])} (--fail-on-drift); see {summary_path}"
         )
     return summary
+
+
+def too_many_bad_rows(
+    state: RunState, settings: ScoreSettings, *, quarantine: Path | str
+) -> DataQualityError | None:
+    """The error to stop with when a table's bad rows pass `score.max_bad_row_share`."""
+    for table, reasons in state.quarantined.items():
+        n_bad, n_read = sum(reasons.values()), state.read[table]
+        if n_bad > settings.max_bad_row_share * max(n_read, 1):
+            return DataQualityError(
+                f"{table}: {n_bad} of {n_read} rows ({n_bad / max(n_read, 1):.1%}) are bad,"
+                f" above score.max_bad_row_share={settings.max_bad_row_share:.1%};"
+                f" no output written; see {quarantine}"
+            )
+    return None
 
 
 def run_summary(

@@ -41,7 +41,7 @@ from models.artifact import REASONS_PATH, REASONS_SHAP, model_input
 from models.drift import observed_shares
 from models.train import ModelSpec
 from pipelines.config import load_params
-from pipelines.errors import DataQualityError, InputError, LeadscoreError
+from pipelines.errors import InputError, LeadscoreError
 from pipelines.extract import QUARANTINE_COLUMNS, mask_sentinels
 from pipelines.io import CSV_SUFFIXES
 from pipelines.score import (
@@ -53,6 +53,7 @@ from pipelines.score import (
     run_summary,
     source_params,
     thresholds_for,
+    too_many_bad_rows,
 )
 from pipelines.score_chunk import (
     OUTPUT_COLUMNS,
@@ -651,12 +652,8 @@ def run_spark_score(
             )
             write_quarantine(files, quarantine_tmp, prepared.filter(sf.col(KIND) == BAD))
             timings["prepare"] = time.perf_counter() - start
-            too_many = [
-                (table, sum(reasons.values()))
-                for table, reasons in state.quarantined.items()
-                if sum(reasons.values()) > settings.max_bad_row_share * max(state.read[table], 1)
-            ]
-            if not too_many:
+            bad_rows_error = too_many_bad_rows(state, settings, quarantine=quarantine_path)
+            if bad_rows_error is None:
                 start = time.perf_counter()
                 write_scores(
                     prepared,
@@ -684,16 +681,10 @@ def run_spark_score(
             )
             summary["engine"] = f"spark ({spark.sparkContext.master})"
             files.replace(quarantine_tmp, quarantine_path)
-            if too_many:
-                table, n_bad = too_many[0]
+            if bad_rows_error is not None:
                 summary["status"] = "failed: too many bad rows"
                 write_summary(files, summary, summary_path)
-                raise DataQualityError(
-                    f"{table}: {n_bad} of {state.read[table]} rows"
-                    f" ({n_bad / state.read[table]:.1%}) are bad, above"
-                    f" score.max_bad_row_share={settings.max_bad_row_share:.1%};"
-                    f" no output written; see {quarantine_path}"
-                )
+                raise bad_rows_error
             files.replace(output_tmp, output)
         finally:
             prepared.unpersist()
