@@ -604,6 +604,26 @@ def log_summary(summary: dict[str, Any]) -> None:
         )
 
 
+def settings_for(
+    params: dict[str, Any],
+    *,
+    chunk_size: int | None,
+    reasons: str | None,
+    workers: int | None = None,
+) -> ScoreSettings:
+    """The `score` params with the command line's overrides."""
+    overrides: dict[str, Any] = {}
+    if chunk_size is not None:
+        overrides["chunk_size"] = chunk_size
+    if workers is not None:
+        overrides["workers"] = workers
+    if reasons is not None:
+        if reasons not in (REASONS_PATH, REASONS_SHAP):
+            raise InputError(f"--reasons must be {REASONS_PATH} or {REASONS_SHAP}, not {reasons!r}")
+        overrides["reasons_method"] = reasons
+    return ScoreSettings(**{**ScoreSettings.from_params(params).__dict__, **overrides})
+
+
 def main(
     leads: Annotated[Path, typer.Option(help="Leads file (CSV or Parquet).")],
     output: Annotated[
@@ -663,17 +683,7 @@ def main(
             params=params,
         )
     all_params = load_params(params) if params.exists() else {}
-    settings = ScoreSettings.from_params(all_params)
-    overrides: dict[str, Any] = {}
-    if chunk_size is not None:
-        overrides["chunk_size"] = chunk_size
-    if workers is not None:
-        overrides["workers"] = workers
-    if reasons is not None:
-        if reasons not in (REASONS_PATH, REASONS_SHAP):
-            raise InputError(f"--reasons must be {REASONS_PATH} or {REASONS_SHAP}, not {reasons!r}")
-        overrides["reasons_method"] = reasons
-    settings = ScoreSettings(**{**settings.__dict__, **overrides})
+    settings = settings_for(all_params, chunk_size=chunk_size, workers=workers, reasons=reasons)
     moment = parse_as_of(as_of)
     for path in (leads, activities, outcomes):
         if path is not None:

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import typer
 
 from features.build import FeatureConfig, build_feature_table
-from models.artifact import REASONS_PATH, REASONS_SHAP, model_input
+from models.artifact import REASONS_SHAP, model_input
 from models.drift import observed_shares
 from models.train import ModelSpec
 from pipelines.config import load_params
@@ -51,6 +51,7 @@ from pipelines.score import (
     log_summary,
     parse_as_of,
     run_summary,
+    settings_for,
     source_params,
     thresholds_for,
     too_many_bad_rows,
@@ -718,21 +719,6 @@ def spark_schema(schema: pa.Schema) -> StructType:
         pa.int32(): types.IntegerType(),
     }
     return types.StructType([types.StructField(f.name, spark_types[f.type]) for f in schema])
-
-
-def settings_for(
-    params: dict[str, Any], *, chunk_size: int | None, reasons: str | None
-) -> ScoreSettings:
-    """The `score` params with the command line's overrides."""
-    settings = ScoreSettings.from_params(params)
-    overrides: dict[str, Any] = {}
-    if chunk_size is not None:
-        overrides["chunk_size"] = chunk_size
-    if reasons is not None:
-        if reasons not in (REASONS_PATH, REASONS_SHAP):
-            raise InputError(f"--reasons must be {REASONS_PATH} or {REASONS_SHAP}, not {reasons!r}")
-        overrides["reasons_method"] = reasons
-    return ScoreSettings(**{**settings.__dict__, **overrides})
 
 
 def main_spark(
