@@ -1,13 +1,14 @@
 """Batch scoring job: every open lead scored with the registered model, streamed in chunks.
 
 One pass hash-partitions leads, activities and outcomes by lead_id into temporary buckets
-(`pipelines.score_partition`); each bucket is then validated with the extract stage's checks
-(bad rows to the quarantine), reduced to the leads open at the as-of moment, turned into
-features by `features.build.build_feature_table` with the model's own configuration, and
-scored. With `score.workers` > 1 (default 2) a pool of worker processes partitions the large
-Parquet inputs (one segment of row groups each) and scores the buckets; results are merged in
-bucket order, so output and summary are the same whatever the number of workers or chunks.
-Output, quarantine and summary are written to temporary files and renamed at the end.
+(`pipelines.score_partition`); each bucket is then scored by `pipelines.score_chunk`: validated
+with the extract stage's checks (bad rows to the quarantine), reduced to the leads open at the
+as-of moment, turned into features by `features.build.build_feature_table` with the model's
+own configuration, and scored. With `score.workers` > 1 (default 2) a pool of worker processes
+partitions the inputs (a large Parquet file in one segment of row groups each) and scores the
+buckets; results are merged in bucket order, so output and summary are the same whatever the
+number of workers or chunks. Output, quarantine and summary are written to temporary files and
+renamed at the end. `--engine spark` hands the same job to `pipelines.score_spark`.
 """
 
 from __future__ import annotations
