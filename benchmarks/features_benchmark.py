@@ -28,19 +28,10 @@ def ensure_export(n_leads: int, cache: Path) -> Path:
     if (directory / "activities.parquet").exists():
         return directory
     from pipelines.config import load_params
-    from pipelines.generate import generate_export
+    from pipelines.generate import export_from_params
 
     params = load_params(ROOT / "params.yaml")
-    export = generate_export(
-        n_leads=n_leads,
-        start="2025-01-01",
-        days=365,
-        seed=42,
-        observation_days=params["label"]["observation_days"],
-        horizon_days=params["label"]["horizon_days"],
-        competitor_domains=params["features"]["competitor_domains"],
-        personal_domains=params["features"]["personal_domains"],
-    )
+    export = export_from_params(params, n_leads=n_leads, start="2025-01-01", days=365, seed=42)
     directory.mkdir(parents=True, exist_ok=True)
     export.leads.to_parquet(directory / "leads.parquet", index=False)
     export.activities.to_parquet(directory / "activities.parquet", index=False)

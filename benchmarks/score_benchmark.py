@@ -40,7 +40,7 @@ def ensure_export(n_leads: int, cache: Path) -> Path:
     import pyarrow.parquet as pq
 
     from pipelines.config import load_params
-    from pipelines.generate import generate_export
+    from pipelines.generate import export_from_params
 
     directory = cache / f"leads_{n_leads}"
     if (directory / "done").exists():
@@ -49,16 +49,8 @@ def ensure_export(n_leads: int, cache: Path) -> Path:
     params = load_params(ROOT / "params.yaml")
     writers: dict[str, pq.ParquetWriter] = {}
     for part, first in enumerate(range(0, n_leads, PART_SIZE)):
-        export = generate_export(
-            n_leads=min(PART_SIZE, n_leads - first),
-            start=START,
-            days=DAYS,
-            seed=42 + part,
-            observation_days=params["label"]["observation_days"],
-            horizon_days=params["label"]["horizon_days"],
-            competitor_domains=params["features"]["competitor_domains"],
-            personal_domains=params["features"]["personal_domains"],
-        )
+        size = min(PART_SIZE, n_leads - first)
+        export = export_from_params(params, n_leads=size, start=START, days=DAYS, seed=42 + part)
         prefix = f"P{part}"
         activity_ids = export.activities["lead_id"].cat.categories
         tables = {

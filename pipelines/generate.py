@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,7 @@ import typer
 from features.build import STANDARD_ACTIVITY_TYPES
 from pipelines.config import load_params, section
 from pipelines.errors import InputError
-from pipelines.io import write_table
+from pipelines.io import utc_moment, write_table
 
 logger = logging.getLogger(__name__)
 
@@ -910,17 +910,6 @@ def _timestamps(start: pd.Timestamp, seconds: np.ndarray) -> pd.Series:
     return pd.Series(values, copy=False).dt.tz_localize("UTC")
 
 
-def _parse_start(start: str) -> pd.Timestamp:
-    """The start moment in UTC; naive strings are UTC."""
-    try:
-        moment = pd.Timestamp(start)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"generate.start: not a date or timestamp: {start!r}") from exc
-    if pd.isna(moment):
-        raise InputError(f"generate.start: not a date or timestamp: {start!r}")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-
-
 def _check_arguments(*, n_leads: int, days: int, observation_days: int, horizon_days: int) -> None:
     """Reject sizes and windows that cannot make an export."""
     for name, value, minimum in (
@@ -948,7 +937,7 @@ def generate_export(
     _check_arguments(
         n_leads=n_leads, days=days, observation_days=observation_days, horizon_days=horizon_days
     )
-    origin = _parse_start(start)
+    origin = utc_moment(start, what="generate.start")
     rng = np.random.default_rng(seed)
     lifetime_days = float(observation_days + horizon_days + LIFETIME_EXTRA_DAYS)
     as_of = observation_days * SECONDS_PER_DAY
@@ -1096,6 +1085,27 @@ def export_summary(
     }
 
 
+def export_from_params(params: dict[str, Any], **overrides: Any) -> SyntheticExport:
+    """The export the `generate`, `label` and `features` params describe; `overrides` replace
+    `generate` keys (n_leads, start, days, seed), e.g. for benchmarks and tests."""
+    generate = {**section(params, "generate"), **overrides}
+    label = section(params, "label")
+    features = section(params, "features")
+    try:
+        return generate_export(
+            n_leads=generate["n_leads"],
+            start=str(generate["start"]),
+            days=generate["days"],
+            seed=generate["seed"],
+            observation_days=label["observation_days"],
+            horizon_days=label["horizon_days"],
+            competitor_domains=list(features.get("competitor_domains") or []),
+            personal_domains=list(features.get("personal_domains") or []),
+        )
+    except KeyError as exc:
+        raise InputError(f"params.yaml is missing the key {exc.args[0]!r}") from exc
+
+
 def main(
     params: Annotated[Path, typer.Option(help="params.yaml path")] = Path("params.yaml"),
 ) -> None:
@@ -1112,19 +1122,9 @@ def main(
         return
     generate = section(config, "generate")
     label = section(config, "label")
-    features = section(config, "features")
+    export = export_from_params(config)
     try:
         days = generate["days"]
-        export = generate_export(
-            n_leads=generate["n_leads"],
-            start=str(generate["start"]),
-            days=days,
-            seed=generate["seed"],
-            observation_days=label["observation_days"],
-            horizon_days=label["horizon_days"],
-            competitor_domains=list(features.get("competitor_domains") or []),
-            personal_domains=list(features.get("personal_domains") or []),
-        )
         truth_path = Path(generate["truth_path"])
         leads_path = source["leads"]
     except KeyError as exc:
@@ -1141,7 +1141,8 @@ def main(
     summary = export_summary(
         export,
         horizon_days=label["horizon_days"],
-        data_end=_parse_start(str(generate["start"])) + pd.Timedelta(days=days),
+        data_end=utc_moment(str(generate["start"]), what="generate.start")
+        + pd.Timedelta(days=days),
     )
     logger.info(
         "generated %d leads, %d events, %d conversions, %d early converters, "

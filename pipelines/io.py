@@ -20,6 +20,18 @@ CSV_SUFFIXES = {".csv", ".txt"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
+def utc_moment(value: str, *, what: str) -> pd.Timestamp:
+    """A date or ISO 8601 timestamp as a UTC moment (naive means UTC); `what` names it in the
+    one-line error."""
+    try:
+        moment = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} {value!r} is not a date or ISO 8601 timestamp") from exc
+    if pd.isna(moment):
+        raise InputError(f"{what} {value!r} is not a date or ISO 8601 timestamp")
+    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+
+
 def table_format(path: Path) -> str:
     """'csv' or 'parquet' from the file extension; anything else is an InputError."""
     suffix = Path(path).suffix.lower()
@@ -28,6 +40,17 @@ def table_format(path: Path) -> str:
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
     raise InputError(f"{path}: unsupported file type '{suffix}' (use .csv or .parquet)")
+
+
+def check_file(path: Path) -> None:
+    """Structural checks before reading: exists, is a file, not empty, known format."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    table_format(path)
 
 
 def read_table(
@@ -39,12 +62,7 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a CSV (all columns as text) or Parquet file; structural faults raise InputError."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty")
+    check_file(path)
     fmt = table_format(path)
     try:
         if fmt == "parquet":

@@ -39,7 +39,7 @@ from pipelines.approvals import APPROVED, PROPOSED, load_approval
 from pipelines.config import load_params
 from pipelines.errors import EXIT_GATE, EXIT_MODEL, DataQualityError, InputError, LeadscoreError
 from pipelines.extract import QUARANTINE_COLUMNS
-from pipelines.io import ParquetChunkWriter, atomic_path, table_format, write_json
+from pipelines.io import ParquetChunkWriter, atomic_path, table_format, utc_moment, write_json
 from pipelines.score_chunk import (
     OUTPUT_COLUMNS,
     SKIPPED_CONVERTED,
@@ -222,15 +222,7 @@ Progress = Callable[[int, int, int], None]  # (chunk done, chunks, leads scored 
 
 def parse_as_of(value: str | None) -> pd.Timestamp:
     """The as-of moment in UTC (naive means UTC); default now."""
-    if value is None:
-        return pd.Timestamp.now(tz="UTC")
-    try:
-        moment = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"--as-of {value!r} is not an ISO 8601 timestamp") from exc
-    if pd.isna(moment):
-        raise InputError(f"--as-of {value!r} is not an ISO 8601 timestamp")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return pd.Timestamp.now(tz="UTC") if value is None else utc_moment(value, what="--as-of")
 
 
 def load_model(uri: str) -> LoadedModel:
@@ -431,9 +423,7 @@ def run_score(
         n_buckets = max(1, -(-n_rows // max(settings.chunk_size // workers, 1)))
     thresholds = thresholds_for(model)
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
-    latest = max(pd.Timestamp.now(tz="UTC"), as_of) + pd.Timedelta(
-        hours=settings.max_future_skew_hours
-    )
+    latest = settings.latest_event(as_of)
     state = new_state()
     job = BucketJob(
         model=model,

@@ -69,6 +69,12 @@ class ScoreSettings:
             workers=int(score.get("workers", cls.workers)),
         )
 
+    def latest_event(self, as_of: pd.Timestamp) -> pd.Timestamp:
+        """Events after this moment are in the future (bad rows): now or the as-of moment,
+        whichever is later, plus the clock skew `extract.max_future_skew_hours` allows."""
+        now = pd.Timestamp.now(tz="UTC")
+        return max(now, as_of) + pd.Timedelta(hours=self.max_future_skew_hours)
+
 
 @dataclass(frozen=True)
 class LoadedModel:

@@ -23,7 +23,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
-from pipelines.io import table_format
+from pipelines.io import check_file, table_format
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +69,6 @@ class TableSource:
     renames: dict[str, str] = field(default_factory=dict)
     separator: str = ","
     missing_values: tuple[str, ...] = ()
-
-
-def check_file(path: Path) -> None:
-    """Structural checks before reading: exists, is a file, not empty, known format."""
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty")
-    table_format(path)
 
 
 def _csv_header(path: Path, separator: str) -> list[str]:

@@ -611,9 +611,7 @@ def run_spark_score(
         **{**settings.__dict__, "reasons_method": params.get("reasons_method", REASONS_SHAP)}
     )
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
-    latest = max(pd.Timestamp.now(tz="UTC"), as_of) + pd.Timedelta(
-        hours=settings.max_future_skew_hours
-    )
+    latest = settings.latest_event(as_of)
     timings: dict[str, float] = {}
     with session_conf(spark, SESSION_CONF):
         tables = {name: read_table(spark, files, s) for name, s in sources.items()}

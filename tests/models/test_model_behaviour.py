@@ -24,7 +24,7 @@ from models.train import predict_raw, prepare_matrix
 from pipelines.calibrate import calibrate_and_choose
 from pipelines.config import load_params
 from pipelines.featurize import build_training_table, feature_config_from_params
-from pipelines.generate import generate_export
+from pipelines.generate import export_from_params
 from pipelines.train import cohort_rows, train_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,16 +34,7 @@ N_LEADS = 20_000
 @pytest.fixture(scope="module")
 def world() -> dict:
     params = load_params(ROOT / "params.yaml")
-    export = generate_export(
-        n_leads=N_LEADS,
-        start="2025-01-01",
-        days=365,
-        seed=7,
-        observation_days=params["label"]["observation_days"],
-        horizon_days=params["label"]["horizon_days"],
-        competitor_domains=params["features"]["competitor_domains"],
-        personal_domains=params["features"]["personal_domains"],
-    )
+    export = export_from_params(params, n_leads=N_LEADS, start="2025-01-01", days=365, seed=7)
     config = feature_config_from_params(params, behavioural=True)
     leads = export.leads.assign(created_at=export.leads["created_at"].astype("datetime64[ns, UTC]"))
     table, _ = build_training_table(
