@@ -35,6 +35,9 @@ MAX_BATCH_ROWS = 1 << 20  # most rows per Parquet batch
 BATCH_BYTES = 32 << 20  # target (uncompressed) bytes per Parquet batch
 _PRIME = np.uint64(1_099_511_628_211)  # FNV prime
 BUFFER_BYTES = 64 << 20  # bytes held across all buckets before they are flushed to disk
+# a dictionary column with at most this many entries stays encoded in the bucket files
+# (activity types, pages: a byte or so per row instead of the text); larger ones are decoded
+SMALL_DICTIONARY = 4096
 # pandas' default missing-value markers, so CSV reads match `pipelines.io.read_table`
 NA_VALUES = [
     "",
@@ -223,18 +226,39 @@ def lead_slots(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def plain_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Dictionary columns decoded: a bucket must not carry a whole file's dictionary."""
+    """Large dictionaries decoded (a bucket must not carry a whole file's dictionary), small
+    ones kept, with int32 indices so that every batch of a table has one schema."""
     if not any(pa.types.is_dictionary(f.type) for f in batch.schema):
         return batch
-    columns = [
-        c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns
-    ]
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_dictionary(column.type):
+            if len(column.dictionary) > SMALL_DICTIONARY:
+                column = column.dictionary_decode()
+            elif column.type.index_type != pa.int32():
+                column = column.cast(pa.dictionary(pa.int32(), column.type.value_type))
+        columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+def decoded(table: pa.Table) -> pa.Table:
+    """Dictionary columns (the small ones `plain_columns` kept) decoded to their values."""
+    for index, field_ in enumerate(table.schema):
+        if pa.types.is_dictionary(field_.type):
+            column = table.column(index)
+            values = pa.chunked_array(
+                [chunk.dictionary_decode() for chunk in column.chunks], field_.type.value_type
+            )
+            table = table.set_column(index, field_.name, values)
+    return table
+
+
 def bucket_of_slot(slots: np.ndarray, n_buckets: int) -> np.ndarray:
-    """Bucket of each slot: buckets are contiguous ranges of slots."""
-    return (slots.astype(np.int64) * n_buckets) // N_SLOTS
+    """Bucket of each slot: buckets are contiguous ranges of slots.
+
+    As int16 when it fits, so that a stable argsort of the buckets is a radix sort."""
+    small = n_buckets <= np.iinfo(np.int16).max
+    return ((slots.astype(np.int64) * n_buckets) // N_SLOTS).astype(np.int16 if small else np.int32)
 
 
 class BucketWriter:
@@ -282,8 +306,9 @@ class BucketWriter:
         for bucket, batches in self._pending.items():
             parts = self._parts.setdefault(bucket, [])
             path = self.directory / f"{self.table}-{bucket:05d}-{len(parts):05d}.arrow"
+            table = pa.Table.from_batches(batches, self._schema).unify_dictionaries()
             with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, self._schema) as out:
-                out.write_table(pa.Table.from_batches(batches, self._schema))
+                out.write_table(table)
             parts.append(path)
         self._pending = {}
         self._pending_bytes = 0
@@ -307,7 +332,7 @@ def read_parts(parts: list[Path]) -> pd.DataFrame | None:
         return None
     tables = [pa.ipc.open_file(pa.memory_map(str(path))).read_all() for path in parts]
     # segments may type a null-only column differently: promote (copies out of the maps)
-    frame = pa.concat_tables(tables, promote_options="default").to_pandas()
+    frame = decoded(pa.concat_tables(tables, promote_options="default")).to_pandas()
     del tables
     for path in parts:
         path.unlink()  # a scored bucket's disk space is given back at once

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from typer.testing import CliRunner
 
@@ -345,20 +346,47 @@ def test_make_run_scores_from_the_repo_root_with_no_flags(project: Path, tmp_pat
 def test_parquet_split_over_workers_gives_the_same_result(
     champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
 ):
-    """Activities in many row groups: partitioned in one segment per worker, same result."""
+    """Activities in many row groups: partitioned in one segment per worker, same result.
+
+    Also with dictionary-encoded columns whose dictionaries differ from row group to row group
+    (as pandas categoricals written in parts give): the bucket files keep the small ones
+    encoded and must still give the same result.
+    """
     import pyarrow.parquet as pq
 
+    table = pq.read_table(interim["activities"])
     activities = tmp_path / "activities.parquet"
-    pq.write_table(pq.read_table(interim["activities"]), activities, row_group_size=5000)
+    pq.write_table(table, activities, row_group_size=5000)
     assert pq.ParquetFile(activities).metadata.num_row_groups > 2
+    encoded = tmp_path / "activities_dictionary.parquet"
+    schema = pa.schema(
+        [
+            pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+            if f.name in ("lead_id", "activity_type", "page")
+            else f
+            for f in table.schema
+        ]
+    )
+    with pq.ParquetWriter(encoded, schema) as writer:
+        for part in range(0, table.num_rows, 7000):
+            piece = table.slice(part, 7000)
+            columns = [
+                pc.dictionary_encode(piece.column(f.name).cast(pa.string()))
+                if pa.types.is_dictionary(f.type)
+                else piece.column(f.name)
+                for f in schema
+            ]
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+    groups = pq.ParquetFile(encoded)
+    assert groups.read_row_group(0).schema.field("activity_type").type.index_type == pa.int32()
     outputs, summaries = [], []
-    for workers in (1, 2):
-        output = tmp_path / f"scores_{workers}.parquet"
+    for workers, path in ((1, activities), (2, activities), (2, encoded)):
+        output = tmp_path / f"scores_{workers}_{path.stem}.parquet"
         summaries.append(
             score_files(
                 champion,
                 leads=interim["leads"],
-                activities=activities,
+                activities=path,
                 outcomes=interim["outcomes"],
                 output=output,
                 chunk_size=1000,
@@ -366,7 +394,8 @@ def test_parquet_split_over_workers_gives_the_same_result(
             )
         )
         outputs.append(pd.read_parquet(output).drop(columns="scored_at"))
-    pd.testing.assert_frame_equal(outputs[0], outputs[1])
-    for key in ("counts", "stages", "rule_stages", "quarantined_by_reason"):
-        assert summaries[0][key] == summaries[1][key]
+    for other, summary in zip(outputs[1:], summaries[1:], strict=True):
+        pd.testing.assert_frame_equal(outputs[0], other)
+        for key in ("counts", "stages", "rule_stages", "quarantined_by_reason"):
+            assert summaries[0][key] == summary[key]
     assert len(outputs[0]) == summaries[0]["counts"]["scored"] > 0
