@@ -128,19 +128,15 @@ def start_fork_server() -> None:
             os.environ["OMP_NUM_THREADS"] = previous
 
 
-def start_workers(job: BucketJob, *, workers: int, stack: ExitStack) -> ProcessPoolExecutor:
-    """A pool of `workers` processes holding the job, shut down when `stack` closes.
+def start_workers(*, workers: int, stack: ExitStack) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, shut down when `stack` closes.
 
-    Workers come from the fork server (see `start_fork_server`) and get the job once. They
-    are started at once, so they are ready by the time the input is partitioned.
+    Workers come from the fork server (see `start_fork_server`) and are started at once: they
+    partition the inputs while this process loads the model, then read the job (model
+    included) from its file once each (`score_chunk.job_in`).
     """
     start_fork_server()
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=_worker_context(),
-        initializer=score_chunk.init_worker,
-        initargs=(job,),
-    )
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)
     for _ in range(workers):
         pool.submit(score_chunk.warm_up)
@@ -154,18 +150,20 @@ def partition_all(
     n_buckets: int,
     pool: ProcessPoolExecutor | None,
     workers: int,
-) -> dict[str, BucketParts]:
+) -> Callable[[], dict[str, BucketParts]]:
     """Partition every table: in this process, or in the workers when there is a pool.
 
     With a pool, a Parquet file of several row groups is split in one segment per worker
     (each written to its own files) and every other table is one task; the largest pieces go
-    first. This process only waits: the reading buffers stay out of its memory.
+    first. The tasks are submitted at once; the returned function waits for them (this
+    process meanwhile loads the model; the reading buffers stay out of its memory).
     """
     if pool is None:
-        return {
+        parts = {
             name: BucketParts([partition(source, directory=directory, n_buckets=n_buckets)[0]])
             for name, source in sources.items()
         }
+        return lambda: parts
     pieces: list[tuple[int, str, Segment | None]] = []
     for name, table_source in sources.items():
         rows = estimate_rows(table_source)
@@ -180,7 +178,7 @@ def partition_all(
                 partition, sources[name], directory=directory, n_buckets=n_buckets, segment=piece
             )
         )
-    return {
+    return lambda: {
         name: BucketParts([future.result()[0] for future in table_futures])
         for name, table_futures in futures.items()
     }
@@ -192,26 +190,29 @@ def scored_buckets(
     *,
     pool: ProcessPoolExecutor | None,
     workers: int,
+    directory: Path,
 ) -> Iterable[BucketResult]:
     """Results of every bucket in bucket order: in this process, or in the pool's workers.
 
-    At most one bucket more than there are workers is in flight, so memory stays bounded.
+    The workers get the job through a file in `directory`. At most one bucket more than there
+    are workers is in flight, so memory stays bounded.
     """
     if pool is None:
         return (score_parts(task, job) for task in tasks)
+    job_file = score_chunk.write_job(job, directory / "job.pickle")
 
     def in_order() -> Iterator[BucketResult]:
         pending: deque[Future[BucketResult]] = deque()
         remaining = iter(tasks)
         for task in remaining:
-            pending.append(pool.submit(score_parts, task))
+            pending.append(pool.submit(score_parts, task, job_file))
             if len(pending) > workers:
                 break
         while pending:
             result = pending.popleft().result()
             task = next(remaining, None)
             if task is not None:
-                pending.append(pool.submit(score_parts, task))
+                pending.append(pool.submit(score_parts, task, job_file))
             yield result
 
     return in_order()
@@ -386,13 +387,16 @@ def run_score(
     output: Path,
     quarantine: Path | None = None,
     as_of: pd.Timestamp,
-    model: LoadedModel,
+    model: LoadedModel | str,
     settings: ScoreSettings,
     source: dict[str, Any],
     fail_on_drift: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Score every open lead; write output, quarantine and summary atomically; the summary."""
+    """Score every open lead; write output, quarantine and summary atomically; the summary.
+
+    `model`: loaded, or its URI, then loaded while the workers partition the inputs.
+    """
     started = time.perf_counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -421,29 +425,34 @@ def run_score(
     workers = max(1, min(settings.workers, n_buckets, os.cpu_count() or 1))
     if workers > 1:  # chunk_size leads in memory at once in all: each worker gets a share
         n_buckets = max(1, -(-n_rows // max(settings.chunk_size // workers, 1)))
-    thresholds = thresholds_for(model)
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     latest = settings.latest_event(as_of)
     state = new_state()
-    job = BucketJob(
-        model=model,
-        thresholds=thresholds,
-        settings=settings,
-        as_of=as_of,
-        latest=latest,
-        timed=timed,
-        scored_at=scored_at,
-        sentinels=dict(source.get("missing_values_by_column") or {}),
-    )
     with ExitStack() as stack:
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix=".score-", dir=output.parent))
         )
         start = time.perf_counter()
-        pool = start_workers(job, workers=workers, stack=stack) if workers > 1 else None
-        writers = partition_all(
+        pool = start_workers(workers=workers, stack=stack) if workers > 1 else None
+        partitioned = partition_all(
             sources, directory=workdir, n_buckets=n_buckets, pool=pool, workers=workers
         )
+        if isinstance(model, str):
+            load_start = time.perf_counter()
+            model = load_model(model)
+            timings["model_load"] = time.perf_counter() - load_start
+        thresholds = thresholds_for(model)
+        job = BucketJob(
+            model=model,
+            thresholds=thresholds,
+            settings=settings,
+            as_of=as_of,
+            latest=latest,
+            timed=timed,
+            scored_at=scored_at,
+            sentinels=dict(source.get("missing_values_by_column") or {}),
+        )
+        writers = partitioned()
         for name, table_writer in writers.items():
             state.read[name] = table_writer.rows
         timings["partition"] = time.perf_counter() - start
@@ -463,7 +472,7 @@ def run_score(
         tasks = [
             {name: w.parts(bucket) for name, w in writers.items()} for bucket in range(n_buckets)
         ]
-        results = scored_buckets(tasks, job, pool=pool, workers=workers)
+        results = scored_buckets(tasks, job, pool=pool, workers=workers, directory=workdir)
         for bucket, result in enumerate(results):
             if result is not None:
                 scored, bad, bucket_state = result
@@ -679,11 +688,6 @@ def main(
     for path in (leads, activities, outcomes):
         if path is not None:
             source_columns(TableSource(name="input", path=path, required=()))
-    if settings.workers > 1:
-        start_fork_server()  # imports the scoring code while this process loads the model
-    start = time.perf_counter()
-    loaded = load_model(model)
-    load_seconds = time.perf_counter() - start
     with progress_reporter() as progress:
         summary = run_score(
             leads=leads,
@@ -692,15 +696,15 @@ def main(
             output=output,
             quarantine=quarantine,
             as_of=moment,
-            model=loaded,
+            model=model,
             settings=settings,
             source=source_params(all_params),
             fail_on_drift=fail_on_drift,
             progress=progress,
         )
     logger.info(
-        "model loaded in %.1f s; output %s; summary %s",
-        load_seconds,
+        "model loaded in %.1f s (while the inputs were partitioned); output %s; summary %s",
+        summary["timings_s"].get("model_load", 0.0),
         summary["output"],
         sidecar_paths(output, quarantine)[1],
     )

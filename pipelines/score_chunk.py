@@ -9,6 +9,7 @@ the workers stay small, and the parent process loads the model once.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,21 +160,33 @@ class BucketJob:
 
 
 BucketResult = tuple[pd.DataFrame, pd.DataFrame, RunState] | None
-_WORKER_JOB: list[BucketJob] = []  # the job of a worker process, set by its initializer
+_LOADED_JOB: dict[str, BucketJob] = {}  # in a worker: the job file it has read, by path
 
 
-def init_worker(job: BucketJob) -> None:
-    """Pool initializer: keep the job for every task of this worker."""
-    _WORKER_JOB[:] = [job]
+def write_job(job: BucketJob, path: Path) -> Path:
+    """Pickle the job once for the workers (the model included): see `job_in`."""
+    path.write_bytes(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
+def job_in(path: Path) -> BucketJob:
+    """The job of a job file, read once per worker process (the workers start, and partition
+    the inputs, before the parent has loaded the model, so they cannot get it at start)."""
+    if str(path) not in _LOADED_JOB:
+        _LOADED_JOB.clear()
+        _LOADED_JOB[str(path)] = pickle.loads(path.read_bytes())
+    return _LOADED_JOB[str(path)]
 
 
 def warm_up() -> None:
-    """A no-op task: the worker has started and run its initializer."""
+    """A no-op task: the worker has started."""
 
 
-def score_parts(parts: dict[str, list[Path]], job: BucketJob | None = None) -> BucketResult:
-    """Read (and delete) one bucket's files and score it: (scored, quarantined, counters)."""
-    job = job or _WORKER_JOB[0]
+def score_parts(parts: dict[str, list[Path]], job: BucketJob | Path) -> BucketResult:
+    """Read (and delete) one bucket's files and score it: (scored, quarantined, counters).
+
+    `job`: the job, or its file (`write_job`) in a worker process."""
+    job = job if isinstance(job, BucketJob) else job_in(job)
     frames = {name: read_parts(table_parts) for name, table_parts in parts.items()}
     if all(frame is None for frame in frames.values()):
         return None
