@@ -68,7 +68,7 @@ class TreePaths:
     """
 
     leaf_values: list[np.ndarray]  # per tree, indexed by leaf
-    attributions: list[tuple[int, np.ndarray, np.ndarray]]  # (tree, features, leaves x features)
+    attributions: list[tuple[int, np.ndarray, np.ndarray]]  # (tree, features, features x leaves)
     bias: float
     sigmoid: float
     num_iteration: int | None
@@ -97,7 +97,7 @@ class TreePaths:
             leaf_values.append(leaf_value)
             if per_feature:
                 features = np.array(sorted(per_feature), dtype=np.int64)
-                table = np.column_stack([per_feature[f] for f in features])
+                table = np.vstack([per_feature[f] for f in features])
                 attributions.append((int(tree["tree_index"]), features, table))
         return cls(
             leaf_values=leaf_values,
@@ -123,7 +123,9 @@ class TreePaths:
         """Per-feature contributions plus the bias column, laid out like `pred_contrib`."""
         out = np.zeros((n_features + 1, leaves.shape[1]))  # feature-major: contiguous updates
         for tree, features, table in self.attributions:
-            out[features] += table.T[:, leaves[tree]]
+            # one gather per tree, then in-place adds (no fancy-indexed copies of `out`)
+            for feature, values in zip(features, np.take(table, leaves[tree], axis=1), strict=True):
+                out[feature] += values
         out[-1] = self.bias
         return out.T
 
@@ -203,34 +205,39 @@ class ScoringBundle:
         return self.reasons_of(self.predict(X, method=method)[1], X, top_k=top_k)
 
     def reasons_of(self, contrib: np.ndarray, X: pd.DataFrame, *, top_k: int) -> list[str]:
-        """Reasons in words from the contributions (the bias column last) of the matrix `X`."""
+        """Reasons in words from the contributions (the bias column last) of the matrix `X`.
+
+        A lead's reasons are its `top_k` largest positive contributions, largest first (ties go
+        to the earlier feature); a categorical reason names the lead's value ("Industry:
+        software").
+        """
         contrib = contrib[:, :-1]
         top_k = min(top_k, contrib.shape[1])
         if top_k == 0:
             return [""] * len(X)
-        # the top k of each row (argpartition), then ranked; ties go to the earlier feature
-        top = np.argpartition(-contrib, top_k - 1, axis=1)[:, :top_k]
-        top.sort(axis=1)
-        ranked = np.argsort(-np.take_along_axis(contrib, top, axis=1), axis=1, kind="stable")
-        order = np.take_along_axis(top, ranked, axis=1)
-        names = np.array([describe_feature(f) for f in self.spec.features], dtype=object)
-        labels = np.empty(order.shape, dtype=object)
-        for j in range(order.shape[1]):
-            labels[:, j] = names[order[:, j]]
+        rows = np.arange(len(contrib))
+        # only positive contributions are reasons (fmax: NaN too becomes 0); row-major for argmax
+        remaining = np.fmax(contrib, 0.0, order="C")
+        shown = np.full((len(contrib), top_k), -1)  # feature position per rank, -1: none
+        for rank in range(top_k):
+            best = remaining.argmax(axis=1)  # the first maximum: ties go to the earlier feature
+            shown[:, rank] = np.where(remaining[rows, best] > 0, best, -1)
+            remaining[rows, best] = 0.0
+        # `shown` indexes `words`: feature names, then "Name: value" of the categoricals
+        words = [describe_feature(f) for f in self.spec.features]
         for name in self.spec.categorical:
-            position = self.spec.features.index(name)
-            # a categorical reason names its value: "Industry: software"
-            hit = order == position
+            hit = shown == self.spec.features.index(name)
             if hit.any():
-                rows = np.flatnonzero(hit.any(axis=1))
-                values = X[name].astype("string").fillna("unknown").to_numpy(dtype=object)[rows]
-                labels[hit] = f"{describe_feature(name)}: " + values
-        positive = np.take_along_axis(contrib, order, axis=1) > 0
-        # positives come first in `order`, so joining column by column keeps the ranking
-        joined = np.where(positive[:, 0], labels[:, 0], "")
-        for j in range(1, order.shape[1]):
-            joined = np.where(positive[:, j], joined + "; " + labels[:, j], joined)
-        return joined.astype(object).tolist()
+                codes, values = pd.factorize(X[name])
+                named = [f"{describe_feature(name)}: {value}" for value in values.astype("string")]
+                codes[codes < 0] = len(named)  # a missing value: "Industry: unknown"
+                shown[hit] = len(words) + codes[np.nonzero(hit)[0]]
+                words += [*named, f"{describe_feature(name)}: unknown"]
+        # leads share few combinations of reasons: put each one into words once
+        combination = pd.DataFrame(shown).groupby(list(range(top_k)), sort=False).ngroup()
+        _, first = np.unique(combination, return_index=True)
+        texts = ["; ".join(words[i] for i in row if i >= 0) for row in shown[first]]
+        return np.array(texts, dtype=object)[combination.to_numpy()].tolist()
 
     def score(
         self, table: pd.DataFrame, *, override: Mapping[str, Any] | None = None

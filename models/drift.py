@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_string_dtype
 
 N_BINS = 10
 EPSILON = 1e-4  # keeps empty bins from giving an infinite PSI
@@ -41,8 +42,13 @@ def _numeric_shares(values: pd.Series, edges: Sequence[float]) -> np.ndarray:
 def observed_shares(values: pd.Series, reference: Mapping[str, Any]) -> np.ndarray:
     """Shares of new values in the reference's bins."""
     if reference["kind"] == "categorical":
-        text = values.astype("string").fillna("(missing)")
-        shares = text.value_counts(normalize=True)
+        if isinstance(values.dtype, pd.CategoricalDtype) and is_string_dtype(values.cat.categories):
+            # count per category rather than turn every row into text
+            counts = values.value_counts(dropna=False)
+            shares = counts.groupby(counts.index.astype("string").fillna("(missing)")).sum()
+            shares = shares / max(len(values), 1)
+        else:
+            shares = values.astype("string").fillna("(missing)").value_counts(normalize=True)
         return np.array([shares.get(level, 0.0) for level in reference["levels"]])
     return _numeric_shares(values, reference["edges"])
 

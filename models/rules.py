@@ -20,6 +20,7 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_string_dtype
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.multiclass import check_classification_targets
@@ -41,6 +42,10 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def _attribute_values(series: pd.Series, points: Mapping[str, float]) -> np.ndarray:
     """Points per row for a categorical column; values match the mapping's keys as text."""
+    if isinstance(series.dtype, pd.CategoricalDtype) and is_string_dtype(series.cat.categories):
+        # match each category once; a missing value (code -1) picks the 0 appended last
+        per_category = _attribute_values(pd.Series(series.cat.categories), points)
+        return np.append(per_category, 0.0)[series.cat.codes.to_numpy()]
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
         numeric_keys: dict[float, float] = {}
         for key, value in points.items():

@@ -11,6 +11,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_string_dtype
 from sklearn.model_selection import train_test_split
 
 logger = logging.getLogger(__name__)
@@ -73,19 +74,22 @@ def prepare_matrix(table: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     missing = [f for f in spec.features if f not in table.columns]
     if missing:
         raise KeyError(f"feature table lacks model features: {missing[:5]}")
-    columns: dict[str, pd.Series] = {}
-    for name in spec.features:
-        values = table[name]
+    numeric = [name for name in spec.features if name not in spec.categories]
+    recency = [name for name in numeric if name in spec.recency]
+    matrix = table[numeric].astype(float).fillna(dict.fromkeys(recency, NEVER_DAYS))
+    for position, name in enumerate(spec.features):
         if name in spec.categories:
-            text = values.astype("string")
-            columns[name] = pd.Series(
-                pd.Categorical(text, categories=list(spec.categories[name])), index=table.index
-            )
-        elif name in spec.recency:
-            columns[name] = values.astype(float).fillna(NEVER_DAYS)
-        else:
-            columns[name] = values.astype(float)
-    return pd.DataFrame(columns, index=table.index)
+            values = training_categories(table[name], spec.categories[name])
+            matrix.insert(position, name, values)
+    return matrix
+
+
+def training_categories(values: pd.Series, categories: Sequence[str]) -> pd.Series:
+    """A column as the training categories, matched as text (other values become missing)."""
+    dtype = pd.CategoricalDtype(list(categories))
+    if isinstance(values.dtype, pd.CategoricalDtype) and is_string_dtype(values.cat.categories):
+        return values.astype(dtype)  # recodes the categories, not every row
+    return values.astype("string").astype(dtype)
 
 
 def monotone_constraints(

@@ -356,13 +356,13 @@ def score_leads(
     state.add_counts(state.stages, scores["stage"].value_counts())
     state.add_counts(state.rule_stages, scores["rule_stage"].value_counts())
     return pd.DataFrame(
-        {
-            "lead_id": table["lead_id"].astype(str).to_numpy(),
+        {  # `.array`: text columns stay text (no round trip through Python objects)
+            "lead_id": table["lead_id"].astype(str).array,
             "probability": scores["probability"].to_numpy(dtype=float),
-            "stage": scores["stage"].astype(str).to_numpy(),
+            "stage": scores["stage"].astype(str).array,
             "rule_score": scores["rule_score"].to_numpy(dtype=float),
-            "rule_stage": scores["rule_stage"].astype(str).to_numpy(),
-            "reasons": scores["reasons"].astype(str).to_numpy(),
+            "rule_stage": scores["rule_stage"].astype(str).array,
+            "reasons": scores["reasons"].astype(str).array,
             "model_version": model.version,
             "thresholds_status": thresholds.status,
             "scored_at": pd.Series(scored_at, index=range(len(table))),
