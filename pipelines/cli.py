@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 import sys
@@ -11,23 +12,93 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from pipelines import (
-    calibrate,
-    evaluate,
-    extract,
-    featurize,
-    generate,
-    report,
-    score,
-    thresholds_cli,
-    train,
-)
 from pipelines.config import apply_overrides
 from pipelines.errors import LeadscoreError
 
+# command: (module, function, help). Imported when the command runs, not before: each stage
+# pays only for its own imports, and `leadscore score` starts its worker processes before
+# MLflow and the training stack are imported.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "generate": (
+        "pipelines.generate",
+        "main",
+        "Write the synthetic CRM export (source.kind: synthetic).",
+    ),
+    "extract": (
+        "pipelines.extract",
+        "main",
+        "Validate the export; write clean tables and the quarantine.",
+    ),
+    "features": (
+        "pipelines.featurize",
+        "main",
+        "Label leads as of T, build point-in-time features, split cohorts.",
+    ),
+    "train": (
+        "pipelines.train",
+        "main",
+        "Train LightGBM on the train cohort; open the MLflow run.",
+    ),
+    "calibrate": (
+        "pipelines.calibrate",
+        "main",
+        "Calibrate probabilities; propose MQL/SQL thresholds.",
+    ),
+    "evaluate": (
+        "pipelines.evaluate",
+        "main",
+        "Model vs points on the test cohort; register; promotion gate.",
+    ),
+    "score": (
+        "pipelines.score",
+        "main",
+        "Score every open lead with the registered model (streamed, atomic).",
+    ),
+    "report": ("pipelines.report", "main", "Write the marketing report (HTML) on the test cohort."),
+}
+# group: (module, {command: (function, help)}, help)
+GROUPS: dict[str, tuple[str, dict[str, tuple[str, str]], str]] = {
+    "thresholds": (
+        "pipelines.thresholds_cli",
+        {
+            "show": ("show", "Proposed and approved thresholds, expected effect."),
+            "approve": ("approve", "Record who approved which thresholds, and when."),
+        },
+        "Show the proposed and approved stage thresholds; approve them.",
+    ),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The `leadscore` group with its stage commands loaded on use (click's lazy subcommands)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *super().list_commands(ctx), *GROUPS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in COMMANDS:
+            module, function, text = COMMANDS[cmd_name]
+            single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            command = getattr(importlib.import_module(module), function)
+            single.command(cmd_name, help=text)(guarded(command))
+            return typer.main.get_command(single)
+        if cmd_name in GROUPS:
+            module, commands, text = GROUPS[cmd_name]
+            group = typer.Typer(
+                name=cmd_name, help=text, no_args_is_help=True, pretty_exceptions_enable=False
+            )
+            imported = importlib.import_module(module)
+            for name, (function, command_help) in commands.items():
+                group.command(name, help=command_help)(guarded(getattr(imported, function)))
+            return typer.main.get_group(group)
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
     name="leadscore",
+    cls=LazyGroup,
     help="Calibrated, point-in-time lead scoring: stages, scoring and threshold approval.",
     no_args_is_help=True,
     add_completion=False,
@@ -65,25 +136,6 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-app.command("generate", help="Write the synthetic CRM export (source.kind: synthetic).")(
-    guarded(generate.main)
-)
-app.command("extract", help="Validate the export; write clean tables and the quarantine.")(
-    guarded(extract.main)
-)
-app.command("features", help="Label leads as of T, build point-in-time features, split cohorts.")(
-    guarded(featurize.main)
-)
-app.command("train", help="Train LightGBM on the train cohort; open the MLflow run.")(
-    guarded(train.main)
-)
-app.command("calibrate", help="Calibrate probabilities; propose MQL/SQL thresholds.")(
-    guarded(calibrate.main)
-)
-app.command("evaluate", help="Model vs points on the test cohort; register; promotion gate.")(
-    guarded(evaluate.main)
-)
-
 params_app = typer.Typer(help="Point the pipeline at another export by params alone.")
 app.add_typer(params_app, name="params")
 
@@ -97,22 +149,3 @@ def apply_params(
     """Write the override's section.key values into params.yaml (comments kept)."""
     changed = apply_overrides(params_path=params, override_path=override)
     typer.echo(f"{params}: {len(changed)} keys set from {override}: {', '.join(changed)}")
-
-
-app.command("score", help="Score every open lead with the registered model (streamed, atomic).")(
-    guarded(score.main)
-)
-app.command("report", help="Write the marketing report (HTML) on the test cohort.")(
-    guarded(report.main)
-)
-
-thresholds_app = typer.Typer(
-    help="Show the proposed and approved stage thresholds; approve them.", no_args_is_help=True
-)
-app.add_typer(thresholds_app, name="thresholds")
-thresholds_app.command("show", help="Proposed and approved thresholds, expected effect.")(
-    guarded(thresholds_cli.show)
-)
-thresholds_app.command("approve", help="Record who approved which thresholds, and when.")(
-    guarded(thresholds_cli.approve)
-)
