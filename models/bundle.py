@@ -20,14 +20,13 @@ import pandas as pd
 from features.build import FeatureConfig
 from features.naming import describe_feature
 from models.calibration import Calibrator
+from models.reasons import REASONS_PATH, REASONS_SHAP
 from models.stages import assign_stages, disqualified_mask
 from models.train import ModelSpec, contributions, predict_raw, prepare_matrix
 
 BOOSTER_FILE = "booster.txt"
 BUNDLE_FILE = "bundle.json"
 OUTPUT_COLUMNS = ["probability", "stage", "rule_score", "rule_stage", "reasons"]
-REASONS_SHAP = "shap"  # exact TreeSHAP (LightGBM pred_contrib)
-REASONS_PATH = "path"  # tree-path (Saabas) attribution: about the cost of one predict
 
 
 def _node_values(node: dict[str, Any], values: dict[int, float]) -> tuple[float, float]:

@@ -26,36 +26,17 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 import typer
 
-from models.bundle import REASONS_PATH, REASONS_SHAP, ScoringBundle
 from models.drift import population_stability_index
-from pipelines import score_chunk
-from pipelines.approvals import APPROVED, PROPOSED, load_approval
+from models.reasons import REASONS_PATH, REASONS_SHAP
 from pipelines.config import load_params
 from pipelines.errors import EXIT_GATE, EXIT_MODEL, DataQualityError, InputError, LeadscoreError
-from pipelines.extract import QUARANTINE_COLUMNS
 from pipelines.io import ParquetChunkWriter, atomic_path, table_format, utc_moment, write_json
-from pipelines.score_chunk import (
-    OUTPUT_COLUMNS,
-    SKIPPED_CONVERTED,
-    SKIPPED_NOT_CREATED,
-    TABLES,
-    BucketJob,
-    BucketResult,
-    LoadedModel,
-    RunState,
-    ScoreSettings,
-    Thresholds,
-    new_state,
-    score_bucket,
-    score_leads,
-    score_parts,
-)
 from pipelines.score_partition import (
     BucketParts,
     BucketWriter,
@@ -67,9 +48,23 @@ from pipelines.score_partition import (
     segments,
     source_columns,
 )
+from pipelines.score_settings import (
+    OUTPUT_COLUMNS,
+    SKIPPED_CONVERTED,
+    SKIPPED_NOT_CREATED,
+    TABLES,
+    LoadedModel,
+    ScoreSettings,
+    Thresholds,
+)
 from pipelines.tracking import MODEL_NAME, configure_tracking
 
-__all__ = [  # the chunk-scoring names, importable from the job's module
+if TYPE_CHECKING:  # imported when used: the workers start before LightGBM, pandera, MLflow
+    from pipelines.score_chunk import BucketJob, BucketResult, RunState
+
+CHUNK_MODULE = "pipelines.score_chunk"  # what the workers run (imported by the fork server)
+
+__all__ = [  # the job's names, importable from the job's module
     "OUTPUT_COLUMNS",
     "SKIPPED_CONVERTED",
     "SKIPPED_NOT_CREATED",
@@ -80,8 +75,6 @@ __all__ = [  # the chunk-scoring names, importable from the job's module
     "load_model",
     "main",
     "run_score",
-    "score_bucket",
-    "score_leads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -105,7 +98,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     """Forkserver: a clean server (no OpenMP pool, which a fork would break) that has imported
     the chunk-scoring code once; each worker is forked from it, so it starts in milliseconds."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([score_chunk.__name__])
+    context.set_forkserver_preload([CHUNK_MODULE])
     return context
 
 
@@ -131,15 +124,13 @@ def start_fork_server() -> None:
 def start_workers(*, workers: int, stack: ExitStack) -> ProcessPoolExecutor:
     """A pool of `workers` processes, shut down when `stack` closes.
 
-    Workers come from the fork server (see `start_fork_server`) and are started at once: they
-    partition the inputs while this process loads the model, then read the job (model
-    included) from its file once each (`score_chunk.job_in`).
+    Workers come from the fork server (see `start_fork_server`) and start with the first
+    tasks: they partition the inputs while this process loads the model, then read the job
+    (model included) from its file once each (`score_chunk.job_in`).
     """
     start_fork_server()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-    for _ in range(workers):
-        pool.submit(score_chunk.warm_up)
     return pool
 
 
@@ -197,9 +188,11 @@ def scored_buckets(
     The workers get the job through a file in `directory`. At most one bucket more than there
     are workers is in flight, so memory stays bounded.
     """
+    from pipelines.score_chunk import score_parts, write_job
+
     if pool is None:
         return (score_parts(task, job) for task in tasks)
-    job_file = score_chunk.write_job(job, directory / "job.pickle")
+    job_file = write_job(job, directory / "job.pickle")
 
     def in_order() -> Iterator[BucketResult]:
         pending: deque[Future[BucketResult]] = deque()
@@ -231,6 +224,8 @@ def load_model(uri: str) -> LoadedModel:
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
+
+    from models.bundle import ScoringBundle
 
     configure_tracking()
     try:
@@ -270,6 +265,8 @@ def registered_version(client: Any, uri: str, *, run_id: str | None) -> tuple[st
 def thresholds_for(model: LoadedModel) -> Thresholds:
     """Approved thresholds for the model version when recorded, else the proposed ones."""
     from mlflow.tracking import MlflowClient
+
+    from pipelines.approvals import APPROVED, PROPOSED, load_approval
 
     approval = None
     if model.registered_name is not None:
@@ -427,7 +424,6 @@ def run_score(
         n_buckets = max(1, -(-n_rows // max(settings.chunk_size // workers, 1)))
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     latest = settings.latest_event(as_of)
-    state = new_state()
     with ExitStack() as stack:
         workdir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix=".score-", dir=output.parent))
@@ -442,6 +438,11 @@ def run_score(
             model = load_model(model)
             timings["model_load"] = time.perf_counter() - load_start
         thresholds = thresholds_for(model)
+        # the chunk-scoring code (LightGBM, pandera) once the workers are busy partitioning
+        from pipelines.extract import QUARANTINE_COLUMNS
+        from pipelines.score_chunk import BucketJob, new_state
+
+        state = new_state()
         job = BucketJob(
             model=model,
             thresholds=thresholds,

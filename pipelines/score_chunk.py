@@ -12,90 +12,25 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from features.build import build_feature_table
 from features.schemas import UTC_NS
-from models.bundle import REASONS_PATH, ScoringBundle
 from models.drift import observed_shares
 from models.stages import STAGE_ORDER
 from pipelines.extract import mask_sentinels, validate_export
 from pipelines.score_partition import SLOT, read_parts
-
-OUTPUT_COLUMNS = [
-    "lead_id",
-    "probability",
-    "stage",
-    "rule_score",
-    "rule_stage",
-    "reasons",
-    "model_version",
-    "thresholds_status",
-    "scored_at",
-]
-SKIPPED_CONVERTED = "converted at or before the as-of moment"
-SKIPPED_NOT_CREATED = "created after the as-of moment (not open yet)"
-TABLES = ("leads", "activities", "outcomes")
-
-
-@dataclass(frozen=True)
-class ScoreSettings:
-    """The `score` section of params.yaml."""
-
-    chunk_size: int = 50_000
-    max_bad_row_share: float = 0.05
-    psi_warn: float = 0.2
-    top_reasons: int = 3
-    reasons_method: str = REASONS_PATH
-    max_future_skew_hours: float = 24.0
-    workers: int = 2
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> ScoreSettings:
-        """Build from params.yaml (missing keys take the defaults above)."""
-        score = params.get("score") or {}
-        extract = params.get("extract") or {}
-        return cls(
-            chunk_size=int(score.get("chunk_size", cls.chunk_size)),
-            max_bad_row_share=float(score.get("max_bad_row_share", cls.max_bad_row_share)),
-            psi_warn=float(score.get("psi_warn", cls.psi_warn)),
-            top_reasons=int(score.get("top_reasons", cls.top_reasons)),
-            reasons_method=str(score.get("reasons_method", cls.reasons_method)),
-            max_future_skew_hours=float(
-                extract.get("max_future_skew_hours", cls.max_future_skew_hours)
-            ),
-            workers=int(score.get("workers", cls.workers)),
-        )
-
-    def latest_event(self, as_of: pd.Timestamp) -> pd.Timestamp:
-        """Events after this moment are in the future (bad rows): now or the as-of moment,
-        whichever is later, plus the clock skew `extract.max_future_skew_hours` allows."""
-        now = pd.Timestamp.now(tz="UTC")
-        return max(now, as_of) + pd.Timedelta(hours=self.max_future_skew_hours)
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """The scoring bundle behind a model URI, and which registered version it is."""
-
-    uri: str
-    scorer: ScoringBundle
-    version: str
-    registered_name: str | None
-    run_id: str | None
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Stage thresholds in force for this run and where they come from."""
-
-    mql: float
-    sql: float
-    status: str
-    approved_by: str | None = None
+from pipelines.score_settings import (
+    OUTPUT_COLUMNS,
+    SKIPPED_CONVERTED,
+    SKIPPED_NOT_CREATED,
+    TABLES,
+    LoadedModel,
+    ScoreSettings,
+    Thresholds,
+)
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""MLflow set-up: local sqlite store by default, the run shared by the model stages, tags."""
+"""MLflow set-up: local sqlite store by default, the run shared by the model stages, tags.
+
+MLflow is imported by the functions that use it: the scoring command reads the names here
+and starts its workers before it imports MLflow.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 
 from pipelines.io import write_json
@@ -27,6 +30,8 @@ RUN_FILE = Path("data/model/run.json")
 
 def configure_tracking() -> str:
     """Use MLFLOW_TRACKING_URI when set, else the local sqlite store; no server needed."""
+    import mlflow
+
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     mlflow.set_tracking_uri(uri)
@@ -68,6 +73,8 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
 
 def start_run(*, run_name: str, tags: dict[str, str]) -> str:
     """Start the MLflow run of this pipeline execution and remember its id for later stages."""
+    import mlflow
+
     configure_tracking()
     mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=run_name, tags=tags) as run:
@@ -83,6 +90,8 @@ def run_id_of(run_file: Path = RUN_FILE) -> str:
 
 def log_section_params(params: dict[str, Any], sections: list[str]) -> None:
     """Log params.yaml sections as flat 'section.key' params (values truncated by MLflow)."""
+    import mlflow
+
     flat: dict[str, Any] = {}
     for name in sections:
         for key, value in (params.get(name) or {}).items():
