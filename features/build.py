@@ -202,59 +202,126 @@ def _arrow(values: pd.Series | Sequence[str]) -> pa.Array:
 
 
 def _as_large_string(array: pa.Array) -> pa.Array:
+    """The values as plain Arrow large strings (a dictionary is decoded)."""
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
     return array if array.type == pa.large_string() else pc.cast(array, pa.large_string())
 
 
-def lookup_codes(values: pd.Series, keys: Sequence[str] | pd.Series) -> np.ndarray:
-    """Position of each value in `keys` (-1 when absent or missing), hashed by Arrow."""
-    key_set = _as_large_string(_arrow(pd.Series(keys, dtype=object)))
+def lookup_codes(
+    values: pd.Series, keys: Sequence[str] | pd.Series, *, absent: int = -1
+) -> np.ndarray:
+    """Position of each value in `keys` (`absent` when not there or missing), hashed by Arrow.
+
+    A dictionary-encoded column (Arrow dictionary, pandas categorical) is looked up once per
+    dictionary entry.
+    """
+    key_set = _as_large_string(_arrow(keys if isinstance(keys, pd.Series) else pd.Series(keys)))
     array = _arrow(values)
     if pa.types.is_dictionary(array.type):
         in_keys = pc.index_in(_as_large_string(array.dictionary), value_set=key_set)
-        per_entry = np.append(in_keys.fill_null(-1).to_numpy(zero_copy_only=False), -1)
-        indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return per_entry[indices]
+        per_entry = np.append(in_keys.fill_null(absent).to_numpy(zero_copy_only=False), absent)
+        indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return per_entry.astype(np.int64)[indices]
     codes = pc.index_in(_as_large_string(array), value_set=key_set)
-    return codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes.fill_null(absent).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def page_category_codes(pages: pd.Series, categories: Mapping[str, Sequence[str]]) -> np.ndarray:
-    """Category index per page (first matching substring wins), -1 for none or missing."""
+def page_category_codes(
+    pages: pd.Series, categories: Mapping[str, Sequence[str]], *, absent: int = -1
+) -> np.ndarray:
+    """Category index per page (first matching substring wins), `absent` for none or missing.
+
+    Each distinct page is matched once (through a dictionary encoding of the column).
+    """
     array = _arrow(pages)
     if not pa.types.is_dictionary(array.type):
-        array = pc.dictionary_encode(_as_large_string(array))
-    unique_text = pd.Series(array.dictionary.to_pylist(), dtype="string").str.lower()
-    per_unique = np.full(len(unique_text) + 1, -1, dtype=np.int64)
+        # a missing page gets an entry of its own, so the indices have no gaps to fill
+        array = pc.dictionary_encode(_as_large_string(array), null_encoding="encode")
+    unique_text = pd.Series(array.dictionary.to_pylist(), dtype="string").str.lower().tolist()
+    per_unique = np.full(len(unique_text) + 1, absent, dtype=np.int64)  # last: missing page
     for index, patterns in reversed(list(enumerate(categories.values()))):
-        pattern = "|".join(re.escape(p) for p in patterns)
-        if pattern:
-            hit = unique_text.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)
-            per_unique[:-1][hit] = index
-    indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        if "|".join(patterns):  # no patterns (or one empty one) match nothing
+            hit = [isinstance(t, str) and any(p in t for p in patterns) for t in unique_text]
+            per_unique[:-1][np.array(hit, dtype=bool)] = index
+    indices = array.indices.fill_null(len(unique_text)).to_numpy(zero_copy_only=False)
     return per_unique[indices]
 
 
 def epoch_ns(values: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch (UTC) of a timestamp column, as int64."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.to_numpy().astype("datetime64[ns]").view(np.int64)
+    """Nanoseconds since the epoch (UTC) of a timestamp column, as read-only int64.
+
+    A tz-aware column gives its UTC instants, whatever its zone; a naive one is read as UTC.
+    A column already in nanoseconds is not copied (hence read-only).
+    """
+    ns = pd.DatetimeIndex(values).as_unit("ns").asi8.view()
+    ns.flags.writeable = False
+    return ns
 
 
-def _distinct_per_lead(lead_pos: np.ndarray, day: np.ndarray, n_leads: int) -> np.ndarray:
-    """Number of distinct days per lead (hash of one int64 key per event)."""
+def _active_days_per_lead(
+    *, lead_pos: np.ndarray, day: np.ndarray, recent: np.ndarray, n_leads: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct days with events per lead: all of them, and those with a recent event.
+
+    One sort serves both. Each event's (lead, day) key carries its `recent` flag as the lowest
+    bit, so after sorting, the last event of a lead's day is recent if any of that day's are.
+    """
     if lead_pos.size == 0:
-        return np.zeros(n_leads)
-    offset = day - day.min()
-    key = lead_pos.astype(np.int64) * (int(offset.max()) + 1) + offset
-    unique = pd.unique(key)
-    return np.bincount(unique // (int(offset.max()) + 1), minlength=n_leads).astype(float)
+        return np.zeros(n_leads), np.zeros(n_leads)
+    first_day = int(day.min())
+    days_span = int(day.max()) - first_day + 1
+    # key = (lead_pos * days_span + day - first_day) * 2 + recent, built in place
+    key = lead_pos * days_span
+    key += day
+    key -= first_day
+    key <<= 1
+    key |= recent
+    if (n_leads * days_span) << 1 <= np.iinfo(np.int32).max:
+        key = key.astype(np.int32)  # half the bytes: sorts about twice as fast
+    key.sort()
+    lead_day = key >> 1
+    last_of_day = np.empty(key.size, dtype=bool)
+    np.not_equal(lead_day[1:], lead_day[:-1], out=last_of_day[:-1])
+    last_of_day[-1] = True
+    day_key = key[last_of_day]  # one per lead and day: the key of its last event
+    lead_of_day = (day_key >> 1) // days_span
+    recent_day = (day_key & 1).astype(bool)
+    return (
+        np.bincount(lead_of_day, minlength=n_leads).astype(float),
+        np.bincount(lead_of_day[recent_day], minlength=n_leads).astype(float),
+    )
 
 
-def _grouped_count(
-    lead_pos: np.ndarray, n_leads: int, weights: np.ndarray | None = None
+def _window_slots(
+    *, age_ns: np.ndarray, lead_pos: np.ndarray, n_leads: int, windows_days: Sequence[int]
+) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """Slot `age_bin * n_leads + lead_pos` of each event, and the age bin closing each span.
+
+    Bins are the windows from the shortest up, then one for events outside every window.
+    Windows nest, so the events up to a window's bin are its events, up to the last bin all.
+    """
+    edges_ns = np.sort(np.asarray(windows_days, dtype=np.int64)) * DAY_NS
+    age_bin = np.zeros(age_ns.size, dtype=np.int8)
+    for edge_ns in edges_ns:
+        age_bin += age_ns > edge_ns  # an event exactly w days old is inside the w-day window
+    slot = np.multiply(age_bin, n_leads, dtype=np.int64)
+    slot += lead_pos
+    spans = [(f"{w}d", int(np.searchsorted(edges_ns, w * DAY_NS))) for w in windows_days]
+    return slot, [*spans, ("total", len(edges_ns))]
+
+
+def _cumulative_counts(
+    *, group: np.ndarray, slot: np.ndarray, n_groups: int, n_bins: int, n_leads: int
 ) -> np.ndarray:
-    return np.bincount(lead_pos, weights=weights, minlength=n_leads).astype(float)
+    """Events per group, up to each age bin, per lead: int64 of shape (group, bin, lead)."""
+    key = group * (n_bins * n_leads)
+    key += slot
+    counts = np.bincount(key, minlength=n_groups * n_bins * n_leads)
+    counts = counts.reshape(n_groups, n_bins, n_leads)
+    for b in range(1, n_bins):
+        counts[:, b] += counts[:, b - 1]
+    return counts
 
 
 def build_behavioural_features(
@@ -266,105 +333,134 @@ def build_behavioural_features(
 ) -> pd.DataFrame:
     """Behavioural features per lead from its activities at or before its as-of moment."""
     n = len(lead_ids)
-    as_of_ns = epoch_ns(as_of)
+    n_types, n_categories = len(STANDARD_ACTIVITY_TYPES), len(config.page_categories)
     lead_pos = lookup_codes(activities["lead_id"], lead_ids)
-    occurred_ns = epoch_ns(activities["occurred_at"])
-    type_code = lookup_codes(activities["activity_type"], STANDARD_ACTIVITY_TYPES)
+    # Code n_types is any other activity type, n_categories a page in no category (or none).
+    type_code = lookup_codes(activities["activity_type"], STANDARD_ACTIVITY_TYPES, absent=n_types)
     if "page" in activities:
-        page_code = page_category_codes(activities["page"], config.page_categories)
+        page_code = page_category_codes(
+            activities["page"], config.page_categories, absent=n_categories
+        )
     else:
-        page_code = np.full(len(activities), -1, dtype=np.int64)
-    known = lead_pos >= 0
-    age_ns = np.where(known, as_of_ns[np.maximum(lead_pos, 0)] - occurred_ns, -1)
-    visible = known & (age_ns >= 0)  # the point-in-time rule: nothing after T
+        page_code = np.full(len(activities), n_categories, dtype=np.int64)
+    occurred_ns = epoch_ns(activities["occurred_at"])
+    # An unknown lead (-1) gets the appended moment: any will do, its events are dropped.
+    age_ns = np.append(epoch_ns(as_of), 0).take(lead_pos)
+    age_ns -= occurred_ns
+    # The point-in-time rule: an event counts only for a known lead, and only at or before
+    # that lead's as-of moment T (age >= 0). Nothing below sees the other events.
+    visible = (lead_pos >= 0) & (age_ns >= 0)
+    # Boolean selection keeps the events in input order, so weighted sums add in that order.
     lead_pos, age_ns = lead_pos[visible], age_ns[visible]
-    occurred_ns, type_code, page_code = occurred_ns[visible], type_code[visible], page_code[visible]
-    age_days = age_ns / DAY_NS
-    spans: list[tuple[str, np.ndarray | None]] = [
-        (f"{w}d", age_ns <= w * DAY_NS) for w in config.windows_days
-    ]
-    spans.append(("total", None))
-    n_types = len(STANDARD_ACTIVITY_TYPES)
-    columns: dict[str, np.ndarray] = {}
-    per_type_key = lead_pos * (n_types + 1) + np.where(type_code >= 0, type_code, n_types)
-    page_key = lead_pos * (len(config.page_categories) + 1) + np.where(
-        page_code >= 0, page_code, len(config.page_categories)
-    )
-    type_counts = {}
-    page_counts = {}
-    for span, mask in spans:
-        keys = per_type_key if mask is None else per_type_key[mask]
-        type_counts[span] = np.bincount(keys, minlength=n * (n_types + 1)).reshape(n, n_types + 1)
-        pkeys = page_key if mask is None else page_key[mask]
-        n_cat = len(config.page_categories) + 1
-        page_counts[span] = np.bincount(pkeys, minlength=n * n_cat).reshape(n, n_cat)
-    for t_index, activity_type in enumerate(STANDARD_ACTIVITY_TYPES):
-        for span, _ in spans:
-            columns[f"n_{activity_type}_{span}"] = type_counts[span][:, t_index]
-    for span, _ in spans:
-        columns[f"n_other_{span}"] = type_counts[span][:, n_types]
-    for span, _ in spans:
-        columns[f"n_events_{span}"] = type_counts[span].sum(axis=1)
-    for c_index, category in enumerate(config.page_categories):
-        for span, _ in spans:
-            columns[f"n_page_{category}_{span}"] = page_counts[span][:, c_index]
+    type_code, page_code = type_code[visible], page_code[visible]
+    day = occurred_ns[visible] // DAY_NS
 
-    decay = np.exp2(-age_days / config.decay_half_life_days)
+    slot, spans = _window_slots(
+        age_ns=age_ns, lead_pos=lead_pos, n_leads=n, windows_days=config.windows_days
+    )
+    n_bins = len(config.windows_days) + 1
+    type_counts = _cumulative_counts(
+        group=type_code, slot=slot, n_groups=n_types + 1, n_bins=n_bins, n_leads=n
+    )
+    page_counts = _cumulative_counts(
+        group=page_code, slot=slot, n_groups=n_categories + 1, n_bins=n_bins, n_leads=n
+    )
+    total_bin = spans[-1][1]
+    columns: dict[str, np.ndarray] = {}
+    for t_index, activity_type in enumerate(STANDARD_ACTIVITY_TYPES):
+        for span, b in spans:
+            columns[f"n_{activity_type}_{span}"] = type_counts[t_index, b]
+    for span, b in spans:
+        columns[f"n_other_{span}"] = type_counts[n_types, b]
+    events = type_counts.sum(axis=0)
+    for span, b in spans:
+        columns[f"n_events_{span}"] = events[b]
+    for c_index, category in enumerate(config.page_categories):
+        for span, b in spans:
+            columns[f"n_page_{category}_{span}"] = page_counts[c_index, b]
+
+    # 2 ** (-age in days / half-life), in place: dividing by -h gives the same float as
+    # negating and then dividing by h.
+    decay = age_ns / DAY_NS
+    decay /= -config.decay_half_life_days
+    np.exp2(decay, out=decay)
+    per_type_key = lead_pos * (n_types + 1) + type_code
     decayed = np.bincount(per_type_key, weights=decay, minlength=n * (n_types + 1))
     decayed = decayed.reshape(n, n_types + 1)
-    for t_index, activity_type in enumerate(STANDARD_ACTIVITY_TYPES):
-        columns[f"decayed_{activity_type}"] = decayed[:, t_index]
     columns["engagement_score"] = decayed.sum(axis=1)
+    decayed_by_type = decayed.T.copy()  # one contiguous row per type: cheap to copy out
+    for t_index, activity_type in enumerate(STANDARD_ACTIVITY_TYPES):
+        columns[f"decayed_{activity_type}"] = decayed_by_type[t_index]
 
-    day_index = occurred_ns // DAY_NS
-    columns["active_days_total"] = _distinct_per_lead(lead_pos, day_index, n)
     longest = max(config.windows_days)
-    recent = age_ns <= longest * DAY_NS
-    columns[f"active_days_{longest}d"] = _distinct_per_lead(lead_pos[recent], day_index[recent], n)
+    columns["active_days_total"], columns[f"active_days_{longest}d"] = _active_days_per_lead(
+        lead_pos=lead_pos, day=day, recent=age_ns <= longest * DAY_NS, n_leads=n
+    )
+    # A returning visitor viewed pages on two or more days: its first and last view days differ.
     is_view = type_code == STANDARD_ACTIVITY_TYPES.index("page_view")
-    view_days = _distinct_per_lead(lead_pos[is_view], day_index[is_view], n)
-    columns["is_returning_visitor"] = (view_days >= 2) * 1.0
+    view_lead, view_day = lead_pos[is_view], day[is_view]
+    first_view_day = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_view_day, view_lead, view_day)
+    last_view_day = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(last_view_day, view_lead, view_day)
+    columns["is_returning_visitor"] = (last_view_day > first_view_day) * 1.0
     form_codes = [STANDARD_ACTIVITY_TYPES.index(t) for t in FORM_CONVERSION_TYPES]
-    columns["n_form_conversions"] = type_counts["total"][:, form_codes].sum(axis=1)
+    columns["n_form_conversions"] = type_counts[form_codes, total_bin].sum(axis=0)
 
-    first_age = np.full(n, -np.inf)
-    np.maximum.at(first_age, lead_pos, age_days)
-    last_age = np.full(n, np.inf)
-    np.minimum.at(last_age, lead_pos, age_days)
-    columns["days_since_first_activity"] = np.where(np.isfinite(first_age), first_age, np.nan)
-    columns["days_since_last_activity"] = np.where(np.isfinite(last_age), last_age, np.nan)
+    # Extremes are taken in integer nanoseconds, then turned into days: the division is
+    # monotonic, so this is the same float as the extreme of the per-event ages in days.
+    first_age_ns = np.full(n, -1)  # ages are >= 0: -1 means no event
+    np.maximum.at(first_age_ns, lead_pos, age_ns)
+    last_age_ns = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(last_age_ns, lead_pos, age_ns)
+    has_events = first_age_ns >= 0
+    columns["days_since_first_activity"] = np.where(has_events, first_age_ns / DAY_NS, np.nan)
+    columns["days_since_last_activity"] = np.where(has_events, last_age_ns / DAY_NS, np.nan)
 
     raiser_codes = [
         STANDARD_ACTIVITY_TYPES.index(t)
         for t in config.hand_raiser_types
         if t in STANDARD_ACTIVITY_TYPES
     ]
-    is_raise = np.isin(type_code, raiser_codes)
-    first_raise = np.full(n, -np.inf)
-    np.maximum.at(first_raise, lead_pos[is_raise], age_days[is_raise])
-    columns["is_hand_raiser"] = np.isfinite(first_raise) * 1.0
-    columns["days_since_first_hand_raise"] = np.where(np.isfinite(first_raise), first_raise, np.nan)
+    is_raiser_type = np.isin(np.arange(n_types + 1), raiser_codes)
+    is_raise = is_raiser_type[type_code]
+    first_raise_ns = np.full(n, -1)
+    np.maximum.at(first_raise_ns, lead_pos[is_raise], age_ns[is_raise])
+    columns["is_hand_raiser"] = (first_raise_ns >= 0) * 1.0
+    columns["days_since_first_hand_raise"] = np.where(
+        first_raise_ns >= 0, first_raise_ns / DAY_NS, np.nan
+    )
     unsub = STANDARD_ACTIVITY_TYPES.index("email_unsubscribe")
-    columns["has_unsubscribed"] = (type_counts["total"][:, unsub] > 0) * 1.0
+    columns["has_unsubscribed"] = (type_counts[unsub, total_bin] > 0) * 1.0
 
-    frame = pd.DataFrame(columns, index=lead_ids.index)
-    return frame[config.behavioural_columns()].astype(float)
+    # One float block, filled column by column: pandas keeps it as is, with no copy per column.
+    names = config.behavioural_columns()
+    block = np.empty((len(names), n))
+    for row, name in enumerate(names):
+        block[row] = columns[name]
+    return pd.DataFrame(block.T, index=lead_ids.index, columns=names, copy=False)
+
+
+def _distinct_text(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Values as text, factorized: a code per row (-1 when missing) and the distinct texts."""
+    encoded = pc.dictionary_encode(_as_large_string(_arrow(values.astype("string"))))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return codes, pd.Series(encoded.dictionary.to_pylist(), dtype="string")
 
 
 def seniority_from_title(titles: pd.Series) -> pd.Series:
     """Seniority level from a free-text job title (first matching rule wins)."""
-    text = titles.astype("string").str.lower()
-    codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    unique_text = pd.Series(uniques, dtype="string")
-    levels = np.full(len(unique_text), "individual", dtype=object)
+    codes, distinct = _distinct_text(titles)
+    unique_text = distinct.str.lower()  # once per distinct title
+    level_of_unique = np.full(len(unique_text) + 1, SENIORITY_LEVELS.index("individual"))
+    level_of_unique[-1] = SENIORITY_LEVELS.index("unknown")  # code -1: no title
     for level, pattern in reversed(SENIORITY_PATTERNS):
         hit = unique_text.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)
-        levels[hit] = level
-    out = np.where(
-        codes >= 0, levels[np.maximum(codes, 0)] if len(levels) else "unknown", "unknown"
-    )
+        level_of_unique[:-1][hit] = SENIORITY_LEVELS.index(level)
     return pd.Series(
-        pd.Categorical(out, categories=SENIORITY_LEVELS), index=titles.index, name="seniority"
+        pd.Categorical.from_codes(level_of_unique[codes], categories=SENIORITY_LEVELS),
+        index=titles.index,
+        name="seniority",
     )
 
 
@@ -412,15 +508,26 @@ def missing_indicators(*, leads: pd.DataFrame, config: FeatureConfig) -> pd.Data
     return pd.DataFrame(columns, index=leads.index, dtype=float)
 
 
+def _category_of_text(values: pd.Series, *, lowercase: bool) -> pd.Series:
+    """Values as trimmed (optionally lower-cased) text categories; blank text is missing."""
+    codes, distinct = _distinct_text(values)
+    text = distinct.str.strip()  # cleaned once per distinct value
+    if lowercase:
+        text = text.str.lower()  # "Google" and "google" are one source
+    categories = text.where(text != "").astype("category")
+    code_of_unique = np.append(categories.cat.codes.to_numpy(), -1)  # code -1: missing value
+    return pd.Series(
+        pd.Categorical.from_codes(code_of_unique[codes], dtype=categories.dtype),
+        index=values.index,
+    )
+
+
 def build_demographic_features(*, leads: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
     """Declared attribute columns (typed), e-mail domain flags, seniority, missing indicators."""
     columns: dict[str, pd.Series] = {}
     for name in config.categorical:
         values = leads[name] if name in leads else pd.Series(pd.NA, index=leads.index)
-        text = values.astype("string").str.strip()
-        if config.lowercase_categories:
-            text = text.str.lower()  # "Google" and "google" are one source
-        columns[slug(name)] = text.where(text != "").astype("category")
+        columns[slug(name)] = _category_of_text(values, lowercase=config.lowercase_categories)
     numeric_columns: dict[str, pd.Series] = {}
     for name in config.numeric:
         values = leads[name] if name in leads else pd.Series(np.nan, index=leads.index)
