@@ -20,7 +20,7 @@ from features.build import build_feature_table
 from features.schemas import UTC_NS
 from models.drift import observed_shares
 from models.stages import STAGE_ORDER
-from pipelines.extract import mask_sentinels, validate_export
+from pipelines.extract import mask_sentinels, text_isin, validate_export
 from pipelines.score_partition import SLOT, read_parts
 from pipelines.score_settings import (
     OUTPUT_COLUMNS,
@@ -191,7 +191,7 @@ def validate_chunk(
         open_mask &= ~not_created
     if outcomes is not None:
         converted = result.outcomes.loc[result.outcomes["converted_at"] <= as_of, "lead_id"]
-        is_converted = clean_leads["lead_id"].isin(converted).to_numpy() & open_mask
+        is_converted = text_isin(clean_leads["lead_id"], converted) & open_mask
         state.skipped[SKIPPED_CONVERTED] += int(is_converted.sum())
         open_mask &= ~is_converted
     bad = result.quarantine
@@ -199,17 +199,18 @@ def validate_chunk(
         state.add_counts(
             state.quarantined.setdefault(str(table), {}), group["reason"].value_counts()
         )
-    open_leads = clean_leads[open_mask]
-    open_slots = slots["leads"].loc[open_leads.index].to_numpy()
+    lead_slots = slots["leads"].loc[clean_leads.index].to_numpy()
+    lead_order = np.lexsort((clean_leads.index, lead_slots))
     bad_slots = np.zeros(len(bad), dtype=np.int32)
     for table, table_slots in slots.items():
         mine = (bad["table"] == table).to_numpy()
-        bad_slots[mine] = table_slots.reindex(bad.loc[mine, "source_row"] - 1).to_numpy()
+        if mine.any():
+            bad_slots[mine] = table_slots.reindex(bad.loc[mine, "source_row"] - 1).to_numpy()
     bad_order = np.lexsort(
         (bad["source_row"].to_numpy(), bad["table"].map(TABLES.index).to_numpy(), bad_slots)
     )
     return ValidatedChunk(
-        open_leads=open_leads.iloc[np.lexsort((open_leads.index, open_slots))],
+        open_leads=clean_leads.iloc[lead_order[open_mask[lead_order]]],
         activities=result.activities if activities is not None else None,
         quarantine=bad.iloc[bad_order].reset_index(drop=True),
         quarantine_slots=bad_slots[bad_order],
