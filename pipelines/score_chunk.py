@@ -113,10 +113,6 @@ def job_in(path: Path) -> BucketJob:
     return _LOADED_JOB[str(path)]
 
 
-def warm_up() -> None:
-    """A no-op task: the worker has started."""
-
-
 def score_parts(parts: dict[str, list[Path]], job: BucketJob | Path) -> BucketResult:
     """Read (and delete) one bucket's files and score it: (scored, quarantined, counters).
 

@@ -56,17 +56,9 @@ from pipelines.score import (
     thresholds_for,
     too_many_bad_rows,
 )
-from pipelines.score_chunk import (
-    OUTPUT_COLUMNS,
-    TABLES,
-    LoadedModel,
-    RunState,
-    ScoreSettings,
-    Thresholds,
-    new_state,
-    validate_chunk,
-)
+from pipelines.score_chunk import RunState, new_state, validate_chunk
 from pipelines.score_partition import N_SLOTS, ROW, SLOT, TableSource, canonical_names, lead_slots
+from pipelines.score_settings import OUTPUT_COLUMNS, TABLES, LoadedModel, ScoreSettings, Thresholds
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
