@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -399,3 +401,16 @@ def test_parquet_split_over_workers_gives_the_same_result(
         for key in ("counts", "stages", "rule_stages", "quarantined_by_reason"):
             assert summaries[0][key] == summary[key]
     assert len(outputs[0]) == summaries[0]["counts"]["scored"] > 0
+
+
+def test_console_command_exits_with_the_code_and_message(project: Path, tmp_path: Path):
+    # the installed `leadscore` skips the interpreter's teardown after `score` (os._exit):
+    # the exit code and the flushed one-line message must survive it
+    leadscore = Path(sys.executable).parent / "leadscore"
+    args = [str(leadscore), "score", "--params", str(project / "params.yaml")]
+    args += ["--leads", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "out.parquet")]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=project, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"leadscore: error: {tmp_path / 'nope.csv'}: file not found"
+    ]
