@@ -118,8 +118,20 @@ def canonicalise(
     return out.reset_index(drop=True)
 
 
-def as_text(values: pd.Series) -> pd.Series:
-    """Stripped text (pandas `str` dtype, missing stays missing) from any column type."""
+# text columns of activities with few distinct values over many rows (see `as_text`)
+ENCODED_TEXT_COLUMNS = ("activity_type", "page")
+
+
+def as_text(values: pd.Series, *, keep_categories: bool = False) -> pd.Series:
+    """Stripped text (pandas `str` dtype, missing stays missing) from any column type.
+
+    With `keep_categories`, a categorical stays categorical, its categories stripped as text
+    (each distinct value once), unless two of them strip to the same text.
+    """
+    if keep_categories and isinstance(values.dtype, pd.CategoricalDtype):
+        categories = as_text(pd.Series(values.cat.categories))
+        if categories.is_unique and categories.notna().all():
+            return values.cat.rename_categories(categories.array)
     text = values.astype("str")
     return text if nothing_to_strip(text) else text.str.strip()
 
@@ -209,9 +221,19 @@ def quarantine_rows(
 
 
 def schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, table: str) -> pd.Series:
-    """Reasons (one string per failing row, indexed like `frame`) from a lazy validation."""
+    """Reasons (one string per failing row, indexed like `frame`) from a lazy validation.
+
+    A categorical of text (see `as_text`) is validated as the text it encodes.
+    """
     if surely_passes(frame, schema):  # the usual case, at a fraction of a validation's cost
         return pd.Series(dtype="string")
+    encoded = [
+        name
+        for name in schema.columns
+        if name in frame and isinstance(frame[name].dtype, pd.CategoricalDtype)
+    ]
+    if encoded:
+        frame = frame.assign(**{name: frame[name].astype("str") for name in encoded})
     try:
         schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
@@ -314,12 +336,17 @@ def validate_events(
     time_column: str,
     leads: pd.DataFrame,
     latest: pd.Timestamp,
+    keep_categories: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate activities or outcomes, including the cross-table checks against clean leads."""
+    """Validate activities or outcomes, including the cross-table checks against clean leads.
+
+    `keep_categories`: categorical activity types and pages stay categorical (`as_text`).
+    """
     frame = events.copy()
     for column in ("lead_id", "activity_type", "page"):
         if column in frame:
-            frame[column] = as_text(frame[column])
+            keep = keep_categories and column in ENCODED_TEXT_COLUMNS
+            frame[column] = as_text(frame[column], keep_categories=keep)
     frame[time_column] = parse_timestamp(frame[time_column])
     schema = with_time_bound(model.to_schema(), column=time_column, latest=latest)
     reasons = schema_failures(frame, schema, table=table)
@@ -355,11 +382,14 @@ def validate_export(
     labelled: bool,
     latest: pd.Timestamp,
     keep_index: bool = False,
+    keep_categories: bool = False,
 ) -> ExtractResult:
     """Validate canonical raw tables; every row ends up clean or quarantined, never both.
 
     Each frame's index is its source row (0-based). The clean tables keep it with
     `keep_index` (batch scoring maps rows back to their hash slots), else it is reset.
+    `keep_categories`: categorical activity types and pages stay categorical, so that the
+    features look each distinct value up once (batch scoring reads them so).
     """
     clean_leads, bad_leads = validate_leads(leads, timed=timed, labelled=labelled, latest=latest)
     quarantined = [bad_leads]
@@ -374,6 +404,7 @@ def validate_export(
             time_column="occurred_at",
             leads=clean_leads,
             latest=latest,
+            keep_categories=keep_categories,
         )
         quarantined.append(bad)
     clean_outcomes = empty_outcomes()

@@ -20,7 +20,7 @@ from features.build import build_feature_table
 from features.schemas import UTC_NS
 from models.drift import observed_shares
 from models.stages import STAGE_ORDER
-from pipelines.extract import mask_sentinels, text_isin, validate_export
+from pipelines.extract import ENCODED_TEXT_COLUMNS, mask_sentinels, text_isin, validate_export
 from pipelines.score_partition import SLOT, read_parts
 from pipelines.score_settings import (
     OUTPUT_COLUMNS,
@@ -118,7 +118,12 @@ def score_parts(parts: dict[str, list[Path]], job: BucketJob | Path) -> BucketRe
 
     `job`: the job, or its file (`write_job`) in a worker process."""
     job = job if isinstance(job, BucketJob) else job_in(job)
-    frames = {name: read_parts(table_parts) for name, table_parts in parts.items()}
+    frames = {
+        name: read_parts(
+            table_parts, keep_encoded=ENCODED_TEXT_COLUMNS if name == "activities" else ()
+        )
+        for name, table_parts in parts.items()
+    }
     if all(frame is None for frame in frames.values()):
         return None
     if frames["leads"] is None:  # events of leads that are nowhere: quarantined, not lost
@@ -178,7 +183,9 @@ def validate_chunk(
     """
     frames = {"leads": leads, "activities": activities, "outcomes": outcomes}
     slots = {name: frame.pop(SLOT) for name, frame in frames.items() if frame is not None}
-    result = validate_export(**frames, timed=timed, labelled=False, latest=latest, keep_index=True)
+    result = validate_export(
+        **frames, timed=timed, labelled=False, latest=latest, keep_index=True, keep_categories=True
+    )
     clean_leads = result.leads
     open_mask = np.ones(len(clean_leads), dtype=bool)
     if timed:

@@ -241,10 +241,11 @@ def plain_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def decoded(table: pa.Table) -> pa.Table:
-    """Dictionary columns (the small ones `plain_columns` kept) decoded to their values."""
+def decoded(table: pa.Table, *, keep: tuple[str, ...] = ()) -> pa.Table:
+    """Dictionary columns (the small ones `plain_columns` kept) decoded to their values, but
+    those named in `keep` (they become pandas categoricals)."""
     for index, field_ in enumerate(table.schema):
-        if pa.types.is_dictionary(field_.type):
+        if pa.types.is_dictionary(field_.type) and field_.name not in keep:
             column = table.column(index)
             values = pa.chunked_array(
                 [chunk.dictionary_decode() for chunk in column.chunks], field_.type.value_type
@@ -326,13 +327,16 @@ class BucketWriter:
         return list(self._parts.get(bucket, ()))
 
 
-def read_parts(parts: list[Path]) -> pd.DataFrame | None:
-    """One bucket's part files as a DataFrame indexed by source row, then deleted."""
+def read_parts(parts: list[Path], *, keep_encoded: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """One bucket's part files as a DataFrame indexed by source row, then deleted.
+
+    Dictionary-encoded columns named in `keep_encoded` stay encoded (pandas categoricals)."""
     if not parts:
         return None
     tables = [pa.ipc.open_file(pa.memory_map(str(path))).read_all() for path in parts]
     # segments may type a null-only column differently: promote (copies out of the maps)
-    frame = decoded(pa.concat_tables(tables, promote_options="default")).to_pandas()
+    table = pa.concat_tables(tables, promote_options="default")
+    frame = decoded(table, keep=keep_encoded).to_pandas()
     del tables
     for path in parts:
         path.unlink()  # a scored bucket's disk space is given back at once

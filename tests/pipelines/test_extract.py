@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.errors import EXIT_DATA_QUALITY, EXIT_INPUT
+from pipelines.extract import as_text
 
 LEADS_CSV = """lead_id,created_at,industry,email
 L1,2025-01-01T10:00:00,software,a@acme.com
@@ -205,3 +206,17 @@ def test_help_lists_every_command_with_one_line():
     assert result.exit_code == 0
     for command in ("generate", "extract", "features", "train", "calibrate", "evaluate"):
         assert command in result.output
+
+
+def test_text_kept_as_categories_is_stripped_once_per_category():
+    values = pd.Series(pd.Categorical([" webinar", "demo ", None, " webinar"]))
+    kept = as_text(values, keep_categories=True)
+    assert isinstance(kept.dtype, pd.CategoricalDtype)
+    assert sorted(kept.cat.categories) == ["demo", "webinar"]
+    assert kept.astype("str").tolist()[:2] == ["webinar", "demo"] and pd.isna(kept[2])
+    assert kept.astype("str")[3] == "webinar"
+    # " a" and "a" strip to one text: plain text then, as without keep_categories
+    collapsing = pd.Series(pd.Categorical(["a", " a", "b"]))
+    text = as_text(collapsing, keep_categories=True)
+    assert text.dtype == "str" and text.tolist() == ["a", "a", "b"]
+    assert as_text(values).dtype == "str"

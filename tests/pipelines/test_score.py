@@ -414,3 +414,68 @@ def test_console_command_exits_with_the_code_and_message(project: Path, tmp_path
     assert done.stderr.strip().splitlines() == [
         f"leadscore: error: {tmp_path / 'nope.csv'}: file not found"
     ]
+
+
+@pytest.mark.parametrize("collapsing", [False, True])
+def test_messy_dictionary_encoded_text_scores_like_plain_text(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path, collapsing: bool
+):
+    """Activity types and pages stay categorical in the buckets: padded, blank and missing
+    values give what the same plain text gives; so do two categories that strip to one text
+    (then read as plain text)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(interim["activities"]).slice(0, 20000)
+    types = table.column("activity_type").to_pylist()
+    pages = table.column("page").to_pylist()
+    # padded text (categories that strip to distinct texts); empty and missing types
+    types = [f" {value} " if value else None for value in types]
+    pages = [f"{value}  " if value else None for value in pages]
+    types[5], types[8] = "   ", None
+    if collapsing:  # one type unpadded in the second row group: two categories, one text
+        types[15000] = types[15000].strip()
+    plain = table.set_column(
+        table.schema.get_field_index("activity_type"), "activity_type", pa.array(types)
+    ).set_column(table.schema.get_field_index("page"), "page", pa.array(pages, pa.string()))
+    paths = {"plain": tmp_path / "plain.parquet", "encoded": tmp_path / "encoded.parquet"}
+    pq.write_table(plain, paths["plain"])
+    encoded_columns = ("activity_type", "page")
+    with pq.ParquetWriter(
+        paths["encoded"],
+        pa.schema(
+            [
+                pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+                if f.name in encoded_columns
+                else f
+                for f in plain.schema
+            ]
+        ),
+    ) as writer:
+        for start in (0, 10000):  # a dictionary per row group
+            piece = plain.slice(start, 10000)
+            writer.write_table(
+                pa.Table.from_arrays(
+                    [
+                        pc.dictionary_encode(piece.column(name))
+                        if name in encoded_columns
+                        else piece.column(name)
+                        for name in piece.column_names
+                    ],
+                    names=piece.column_names,
+                )
+            )
+    assert pa.types.is_dictionary(pq.read_schema(paths["encoded"]).field("page").type)
+    results = {}
+    for name, path in paths.items():
+        output = tmp_path / f"scores_{name}.parquet"
+        summary = score_files(
+            champion, leads=interim["leads"], activities=path, output=output, workers=1
+        )
+        quarantine = pd.read_csv(output.with_name(f"scores_{name}.quarantine.csv"))
+        results[name] = (pd.read_parquet(output).drop(columns="scored_at"), summary, quarantine)
+    (plain_scores, plain_summary, plain_bad), (scores, summary, bad) = results.values()
+    pd.testing.assert_frame_equal(scores, plain_scores)
+    assert summary["quarantined_by_reason"] == plain_summary["quarantined_by_reason"]
+    assert summary["quarantined_by_reason"]["activities"]  # the blank and missing types
+    pd.testing.assert_frame_equal(bad, plain_bad)
+    assert sorted(bad["source_row"]) == [6, 9]
