@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # imported when used: the workers start before LightGBM, pand
     from pipelines.score_chunk import BucketJob, BucketResult, RunState
 
 CHUNK_MODULE = "pipelines.score_chunk"  # what the workers run (imported by the fork server)
+BUNDLE_MODULE = "models.bundle"  # the model's code: LightGBM (imported by the fork server)
 
 __all__ = [  # the job's names, importable from the job's module
     "OUTPUT_COLUMNS",
@@ -96,9 +97,10 @@ class DriftGateError(LeadscoreError):
 
 def _worker_context() -> multiprocessing.context.BaseContext:
     """Forkserver: a clean server (no OpenMP pool, which a fork would break) that has imported
-    the chunk-scoring code once; each worker is forked from it, so it starts in milliseconds."""
+    the chunk-scoring code and LightGBM once; each worker is forked from it, so it starts in
+    milliseconds with nothing left to import."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([CHUNK_MODULE])
+    context.set_forkserver_preload([CHUNK_MODULE, BUNDLE_MODULE])
     return context
 
 
@@ -122,14 +124,27 @@ def start_fork_server() -> None:
 
 
 def start_workers(*, workers: int, stack: ExitStack) -> ProcessPoolExecutor:
-    """A pool of `workers` processes, shut down when `stack` closes.
+    """A pool of `workers` scoring processes, shut down when `stack` closes.
 
-    Workers come from the fork server (see `start_fork_server`) and start with the first
-    tasks: they partition the inputs while this process loads the model, then read the job
-    (model included) from its file once each (`score_chunk.job_in`).
+    Workers come from the fork server (see `start_fork_server`), which starts now and imports
+    while the inputs are partitioned; they start with the first bucket and read the job (model
+    included) from its file once each (`score_chunk.job_in`).
     """
     start_fork_server()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
+    stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+    return pool
+
+
+def start_partitioners(*, workers: int, stack: ExitStack) -> ProcessPoolExecutor:
+    """A pool of `workers` processes forked from this one for the partition tasks, shut down
+    when `stack` closes (or earlier, by the caller, once the inputs are partitioned).
+
+    Partitioning needs only pyarrow and numpy, which this process has imported: its forks
+    start at once, while this process loads the model. They are forked before this process
+    runs a thread or loads LightGBM (whose OpenMP pool a fork would break).
+    """
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)
     return pool
 
@@ -429,10 +444,11 @@ def run_score(
             stack.enter_context(tempfile.TemporaryDirectory(prefix=".score-", dir=output.parent))
         )
         start = time.perf_counter()
-        pool = start_workers(workers=workers, stack=stack) if workers > 1 else None
+        partitioners = start_partitioners(workers=workers, stack=stack) if workers > 1 else None
         partitioned = partition_all(
-            sources, directory=workdir, n_buckets=n_buckets, pool=pool, workers=workers
+            sources, directory=workdir, n_buckets=n_buckets, pool=partitioners, workers=workers
         )
+        pool = start_workers(workers=workers, stack=stack) if workers > 1 else None
         if isinstance(model, str):
             load_start = time.perf_counter()
             model = load_model(model)
@@ -454,6 +470,8 @@ def run_score(
             sentinels=dict(source.get("missing_values_by_column") or {}),
         )
         writers = partitioned()
+        if partitioners is not None:
+            partitioners.shutdown()  # their memory back before the scoring workers start
         for name, table_writer in writers.items():
             state.read[name] = table_writer.rows
         timings["partition"] = time.perf_counter() - start
