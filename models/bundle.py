@@ -201,10 +201,13 @@ class ScoringBundle:
     ) -> list[str]:
         """Top features pushing each lead's score up, in words (SHAP or tree-path attribution)."""
         X = prepare_matrix(table, self.spec) if X is None else X
-        return self.reasons_of(self.predict(X, method=method)[1], X, top_k=top_k)
+        return self.reasons_of(self.predict(X, method=method)[1], X, top_k=top_k).tolist()
 
-    def reasons_of(self, contrib: np.ndarray, X: pd.DataFrame, *, top_k: int) -> list[str]:
-        """Reasons in words from the contributions (the bias column last) of the matrix `X`.
+    def reasons_of(
+        self, contrib: np.ndarray, X: pd.DataFrame, *, top_k: int
+    ) -> pd.api.extensions.ExtensionArray:
+        """Reasons in words (a text array) from the contributions (the bias column last) of
+        the matrix `X`.
 
         A lead's reasons are its `top_k` largest positive contributions, largest first (ties go
         to the earlier feature); a categorical reason names the lead's value ("Industry:
@@ -213,7 +216,7 @@ class ScoringBundle:
         contrib = contrib[:, :-1]
         top_k = min(top_k, contrib.shape[1])
         if top_k == 0:
-            return [""] * len(X)
+            return pd.array([""] * len(X), dtype="str")
         rows = np.arange(len(contrib))
         # only positive contributions are reasons (fmax: NaN too becomes 0); row-major for argmax
         remaining = np.fmax(contrib, 0.0, order="C")
@@ -236,7 +239,7 @@ class ScoringBundle:
         combination = pd.DataFrame(shown).groupby(list(range(top_k)), sort=False).ngroup()
         _, first = np.unique(combination, return_index=True)
         texts = ["; ".join(words[i] for i in row if i >= 0) for row in shown[first]]
-        return np.array(texts, dtype=object)[combination.to_numpy()].tolist()
+        return pd.array(texts, dtype="str").take(combination.to_numpy())
 
     def score(
         self, table: pd.DataFrame, *, override: Mapping[str, Any] | None = None
