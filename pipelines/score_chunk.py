@@ -21,7 +21,7 @@ from features.schemas import UTC_NS
 from models.drift import observed_shares
 from models.stages import STAGE_ORDER
 from pipelines.extract import ENCODED_TEXT_COLUMNS, mask_sentinels, text_isin, validate_export
-from pipelines.score_partition import SLOT, read_parts
+from pipelines.score_partition import SLOT, read_parts, tune_worker_allocators
 from pipelines.score_settings import (
     OUTPUT_COLUMNS,
     SKIPPED_CONVERTED,
@@ -118,6 +118,7 @@ def score_parts(parts: dict[str, list[Path]], job: BucketJob | Path) -> BucketRe
 
     `job`: the job, or its file (`write_job`) in a worker process."""
     job = job if isinstance(job, BucketJob) else job_in(job)
+    tune_worker_allocators()
     frames = {
         name: read_parts(
             table_parts, keep_encoded=ENCODED_TEXT_COLUMNS if name == "activities" else ()

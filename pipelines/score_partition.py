@@ -10,7 +10,10 @@ output order (slot, then input row) is the same whatever the number of buckets.
 from __future__ import annotations
 
 import csv
+import ctypes
 import logging
+import multiprocessing
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,6 +346,34 @@ def read_parts(parts: list[Path], *, keep_encoded: tuple[str, ...] = ()) -> pd.D
     return frame.set_index(ROW).rename_axis(None)
 
 
+# glibc `mallopt` parameters (malloc.h)
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+_WORKER_ALLOCATORS: list[bool] = []  # set once the process has tuned its allocators
+
+
+def tune_worker_allocators() -> None:
+    """In a worker process (once): keep freed memory for reuse instead of returning it.
+
+    Every batch and bucket allocates and frees buffers of tens of MB. By default they are
+    mapped fresh each time (mimalloc for Arrow, glibc's mmap above 128 kB for numpy), so each
+    reuse pays page faults: about a fifth of a worker's CPU time went to the kernel. Arrow
+    then allocates through glibc, which serves blocks under 32 MB from its heap and keeps up to
+    1 GB of freed heap (trimming above that); the largest live set is still the bound, so
+    memory stays flat (measured: partitioning a segment 1.1-1.2x faster, half the system time,
+    same peak RSS). The job's own process is left as it is; without glibc only Arrow's pool
+    changes.
+    """
+    if _WORKER_ALLOCATORS or multiprocessing.parent_process() is None:
+        return
+    _WORKER_ALLOCATORS.append(True)
+    pa.set_memory_pool(pa.system_memory_pool())
+    libc = ctypes.CDLL(None)
+    if hasattr(libc, "mallopt") and platform.libc_ver()[0] == "glibc":
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        libc.mallopt(M_TOP_PAD, 128 << 20)
+
+
 def partition(
     source: TableSource,
     *,
@@ -354,6 +385,7 @@ def partition(
 
     Returns the writer and the columns.
     """
+    tune_worker_allocators()
     name = source.name if segment is None else f"{source.name}-s{segment.index:03d}"
     writer = BucketWriter(directory=directory, table=name, n_buckets=n_buckets)
     first_row = 0 if segment is None else segment.first_row

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -479,3 +481,18 @@ def test_messy_dictionary_encoded_text_scores_like_plain_text(
     assert summary["quarantined_by_reason"]["activities"]  # the blank and missing types
     pd.testing.assert_frame_equal(bad, plain_bad)
     assert sorted(bad["source_row"]) == [6, 9]
+
+
+def _pool_after_tuning() -> str:
+    from pipelines.score_partition import tune_worker_allocators
+
+    tune_worker_allocators()
+    return pa.default_memory_pool().backend_name
+
+
+def test_only_worker_processes_tune_their_allocators():
+    # the job's own process (here: pytest) keeps its allocators; its workers reuse freed memory
+    before = pa.default_memory_pool().backend_name
+    assert _pool_after_tuning() == before
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert pool.submit(_pool_after_tuning).result() == "system"
