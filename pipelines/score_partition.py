@@ -321,10 +321,6 @@ class BucketWriter:
         """Flush what is still buffered."""
         self.flush()
 
-    def read(self, bucket: int) -> pd.DataFrame | None:
-        """One bucket as a DataFrame indexed by source row (None when it got no rows)."""
-        return read_parts(self.parts(bucket))
-
     def parts(self, bucket: int) -> list[Path]:
         """The part files of one bucket, in write order (empty when it got no rows)."""
         return list(self._parts.get(bucket, ()))
@@ -440,10 +436,6 @@ class BucketParts:
     def parts(self, bucket: int) -> list[Path]:
         """Every part file of a bucket, segment after segment (so rows stay in input order)."""
         return [path for writer in self.writers for path in writer.parts(bucket)]
-
-    def read(self, bucket: int) -> pd.DataFrame | None:
-        """One bucket as a DataFrame indexed by source row (None when it got no rows)."""
-        return read_parts(self.parts(bucket))
 
 
 def estimate_rows(source: TableSource) -> int:
