@@ -28,7 +28,7 @@ def ensure_export(n_leads: int, cache: Path) -> Path:
     if (directory / "activities.parquet").exists():
         return directory
     from pipelines.config import load_params
-    from pipelines.generate import export_from_params
+    from pipelines.stages.generate import export_from_params
 
     params = load_params(ROOT / "params.yaml")
     export = export_from_params(params, n_leads=n_leads, start="2025-01-01", days=365, seed=42)
@@ -44,7 +44,7 @@ def run_pandas(directory: Path) -> dict:
     import pandas as pd
 
     from pipelines.config import load_params
-    from pipelines.featurize import build_training_table, feature_config_from_params
+    from pipelines.stages.featurize import build_training_table, feature_config_from_params
 
     params = load_params(ROOT / "params.yaml")
     start = time.perf_counter()  # after the imports: the stage's own work

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from models.train import cross_validated_roc_auc
+from pipelines.artifacts import load_training_table
 from pipelines.config import load_params, section
-from pipelines.train import cross_validated_roc_auc, load_training_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -49,3 +49,21 @@ def split_stratified(
     cohort[calibration_index] = CALIBRATION
     cohort[test_index] = TEST
     return cohort
+
+
+def cohort_rows(table: pd.DataFrame, cohort: str) -> pd.DataFrame:
+    """Rows of one cohort, oldest first so 'newest slice' means something.
+
+    Ties (and exports without timestamps) keep the table's order, which is the export's
+    row order: for a time-ordered single table that order is time.
+    """
+    rows = table[table["cohort"] == cohort]
+    return rows.sort_values("as_of", kind="stable").reset_index(drop=True)
+
+
+def cohort_weeks(as_of: pd.Series, *, fallback_weeks: float) -> float:
+    """How many weeks of leads a cohort holds (its as-of span), for weekly volumes."""
+    if as_of.isna().all() or len(as_of) < 2:
+        return fallback_weeks
+    span = (as_of.max() - as_of.min()) / pd.Timedelta(weeks=1)
+    return max(float(span), 1.0)

@@ -12,7 +12,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_string_dtype
-from sklearn.model_selection import train_test_split
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from features.build import FeatureConfig
+from features.split import TRAIN, cohort_rows
 
 logger = logging.getLogger(__name__)
 
@@ -192,3 +196,74 @@ def predict_raw(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
 def contributions(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
     """Per-feature contributions to the log-odds (SHAP values); last column is the bias."""
     return booster.predict(X, num_iteration=booster.best_iteration or None, pred_contrib=True)
+
+
+def train_model(
+    *, table: pd.DataFrame, config: FeatureConfig, train_params: dict[str, Any]
+) -> tuple[Any, Any, dict[str, float]]:
+    """(booster, spec, metrics) from the train cohort; raises NotEnoughDataError."""
+    rows = cohort_rows(table, TRAIN)
+    check_enough_data(
+        rows["label"],
+        min_positives=int(train_params.get("min_positives", 40)),
+        min_negatives=int(train_params.get("min_negatives", 40)),
+    )
+    spec = make_spec(
+        rows, features=config.feature_columns(), categorical=config.categorical_columns()
+    )
+    X = prepare_matrix(rows, spec)
+    fit_rows, stop_rows = early_stopping_split(
+        rows["label"],
+        fraction=float(train_params.get("early_stopping_fraction", 0.15)),
+        slice_by=str(train_params.get("early_stopping_slice", "newest")),
+        seed=int(train_params["lightgbm"].get("seed", 0)),
+    )
+    constraints = monotone_constraints(
+        spec.features,
+        increasing=train_params.get("monotone_increasing") or [],
+        decreasing=train_params.get("monotone_decreasing") or [],
+    )
+    booster = fit_booster(
+        X=X,
+        y=rows["label"],
+        params=train_params["lightgbm"],
+        constraints=constraints,
+        fit_rows=fit_rows,
+        stop_rows=stop_rows,
+        early_stopping_rounds=int(train_params.get("early_stopping_rounds", 50)),
+        num_boost_round=int(train_params.get("num_boost_round", 2000)),
+    )
+    stop = stop_rows
+    metrics = {
+        "train_rows": float(len(rows)),
+        "train_positives": float(rows["label"].sum()),
+        "best_iteration": float(booster.best_iteration),
+        "early_stopping_roc_auc": float(
+            roc_auc_score(rows["label"].iloc[stop], predict_raw(booster, X.iloc[stop]))
+        ),
+    }
+    return booster, spec, metrics
+
+
+def cross_validated_roc_auc(
+    *,
+    table: pd.DataFrame,
+    config: FeatureConfig,
+    train_params: dict[str, Any],
+    folds: int = 5,
+    seed: int = 0,
+) -> list[float]:
+    """ROC-AUC of `train_model` per fold of a stratified k-fold over every row of `table`.
+
+    For exports without timestamps, where one random test cohort is a noisy estimate; the
+    cohort column is ignored (each fold's training rows play the train cohort).
+    """
+    scores = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fit_rows, held_rows in splitter.split(table, table["label"]):
+        fold = table.iloc[fit_rows].assign(cohort=TRAIN)
+        booster, spec, _ = train_model(table=fold, config=config, train_params=train_params)
+        held = table.iloc[held_rows]
+        probability = predict_raw(booster, prepare_matrix(held, spec))
+        scores.append(float(roc_auc_score(held["label"], probability)))
+    return scores

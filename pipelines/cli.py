@@ -22,46 +22,50 @@ from pipelines.errors import LeadscoreError
 # MLflow and the training stack are imported.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "generate": (
-        "pipelines.generate",
+        "pipelines.stages.generate",
         "main",
         "Write the synthetic CRM export (source.kind: synthetic).",
     ),
     "extract": (
-        "pipelines.extract",
+        "pipelines.stages.extract",
         "main",
         "Validate the export; write clean tables and the quarantine.",
     ),
     "features": (
-        "pipelines.featurize",
+        "pipelines.stages.featurize",
         "main",
         "Label leads as of T, build point-in-time features, split cohorts.",
     ),
     "train": (
-        "pipelines.train",
+        "pipelines.stages.train",
         "main",
         "Train LightGBM on the train cohort; open the MLflow run.",
     ),
     "calibrate": (
-        "pipelines.calibrate",
+        "pipelines.stages.calibrate",
         "main",
         "Calibrate probabilities; propose MQL/SQL thresholds.",
     ),
     "evaluate": (
-        "pipelines.evaluate",
+        "pipelines.stages.evaluate",
         "main",
         "Model vs points on the test cohort; register; promotion gate.",
     ),
     "score": (
-        "pipelines.score",
+        "pipelines.scoring.command",
         "main",
         "Score every open lead with the registered model (streamed, atomic).",
     ),
-    "report": ("pipelines.report", "main", "Write the marketing report (HTML) on the test cohort."),
+    "report": (
+        "pipelines.stages.report",
+        "main",
+        "Write the marketing report (HTML) on the test cohort.",
+    ),
 }
 # group: (module, {command: (function, help)}, help)
 GROUPS: dict[str, tuple[str, dict[str, tuple[str, str]], str]] = {
     "thresholds": (
-        "pipelines.thresholds_cli",
+        "pipelines.thresholds.commands",
         {
             "show": ("show", "Proposed and approved thresholds, expected effect."),
             "approve": ("approve", "Record who approved which thresholds, and when."),

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.build import build_feature_table
-from features.split import CALIBRATION, TEST
+from features.split import CALIBRATION, TEST, cohort_rows
 from models.artifact import ScoringBundle
 from models.calibration import fit_calibrator
 from models.evaluation import expected_calibration_error
@@ -20,12 +20,11 @@ from models.thresholds import (
     threshold_for_recall,
     threshold_for_volume,
 )
-from models.train import predict_raw, prepare_matrix
-from pipelines.calibrate import calibrate_and_choose
+from models.train import predict_raw, prepare_matrix, train_model
 from pipelines.config import load_params
-from pipelines.featurize import build_training_table, feature_config_from_params
-from pipelines.generate import export_from_params
-from pipelines.train import cohort_rows, train_model
+from pipelines.stages.calibrate import calibrate_and_choose
+from pipelines.stages.featurize import build_training_table, feature_config_from_params
+from pipelines.stages.generate import export_from_params
 
 ROOT = Path(__file__).resolve().parents[2]
 N_LEADS = 20_000

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipelines import calibrate, evaluate, extract, featurize, generate, score, train
-from pipelines.score import LoadedModel, load_model
+from pipelines.scoring.command import LoadedModel, load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

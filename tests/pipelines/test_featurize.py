@@ -8,7 +8,7 @@ import pytest
 
 from features.build import FeatureConfig, build_feature_table
 from pipelines.errors import DataQualityError
-from pipelines.featurize import validate_feature_table
+from pipelines.stages.featurize import validate_feature_table
 
 CONFIG = FeatureConfig(categorical=("industry",), numeric=("employees",), behavioural=False)
 

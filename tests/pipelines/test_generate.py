@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from pipelines import generate
 from pipelines.errors import InputError
-from pipelines.generate import (
+from pipelines.stages.generate import (
     SyntheticExport,
     conversion_logit,
     conversion_probability,
@@ -501,7 +501,7 @@ def test_main_writes_the_export_and_the_truth(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     params = _write_params(tmp_path, kind="synthetic")
-    with caplog.at_level(logging.INFO, logger="pipelines.generate"):
+    with caplog.at_level(logging.INFO, logger="pipelines.stages.generate"):
         generate.main(params=params)
     leads = pd.read_parquet(tmp_path / "raw" / "leads.parquet")
     activities = pd.read_parquet(tmp_path / "raw" / "activities.parquet")
@@ -519,7 +519,7 @@ def test_main_skips_a_non_synthetic_source(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     params = _write_params(tmp_path, kind="files")
-    with caplog.at_level(logging.INFO, logger="pipelines.generate"):
+    with caplog.at_level(logging.INFO, logger="pipelines.stages.generate"):
         generate.main(params=params)
     assert (tmp_path / generate.SKIPPED_MARKER).is_file()
     assert not (tmp_path / "raw").exists()

@@ -12,9 +12,10 @@ import yaml
 from typer.testing import CliRunner
 
 from features.build import slug
+from models.train import cross_validated_roc_auc
+from pipelines.artifacts import load_training_table
 from pipelines.cli import app
 from pipelines.config import apply_overrides, load_params, section
-from pipelines.train import cross_validated_roc_auc, load_training_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASETS = ROOT.parent / "shared" / "datasets"

@@ -18,14 +18,14 @@ from nbclient import NotebookClient
 
 from models.stages import assign_stages
 from models.thresholds import choose_thresholds
-from pipelines.report import (
+from pipelines.report.render import render_report
+from pipelines.stages.report import (
     ARTIFACT_DIR,
     EVIDENCE_FILE,
     STAGE_METRICS_FILE,
     build_context,
     effect_metrics,
 )
-from pipelines.report_html import render_report
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01-threshold-review.ipynb"
@@ -225,7 +225,7 @@ def test_review_notebook_reproduces_the_stage_table(tracked_run: tuple[Path, str
 
 
 def test_base_rate_drift_is_discussed_not_hidden():
-    from pipelines.report_html import base_rate_drift_note
+    from pipelines.report.render import base_rate_drift_note
 
     drifting = {"train": {"conversion_rate": 0.056}, "test": {"conversion_rate": 0.38}}
     note = base_rate_drift_note(drifting)

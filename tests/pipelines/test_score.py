@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from models.artifact import REASONS_PATH
 from pipelines import score, score_chunk
 from pipelines.cli import app
-from pipelines.score import LoadedModel, ScoreSettings, load_model, run_score
-from pipelines.score_partition import bucket_of_slot, lead_slots
+from pipelines.scoring.command import LoadedModel, ScoreSettings, load_model, run_score
+from pipelines.scoring.partition import bucket_of_slot, lead_slots
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = pd.Timestamp("2025-12-31T00:00:00Z")
@@ -248,7 +248,7 @@ def test_approved_thresholds_are_used_and_marked(
 ):
     from mlflow.tracking import MlflowClient
 
-    from pipelines.approvals import record_approval
+    from pipelines.thresholds.approvals import record_approval
 
     output = tmp_path / "proposed.parquet"
     proposed = score_files(champion, leads=interim["leads"], output=output)
@@ -484,7 +484,7 @@ def test_messy_dictionary_encoded_text_scores_like_plain_text(
 
 
 def _pool_after_tuning() -> str:
-    from pipelines.score_partition import tune_worker_allocators
+    from pipelines.scoring.partition import tune_worker_allocators
 
     tune_worker_allocators()
     return pa.default_memory_pool().backend_name

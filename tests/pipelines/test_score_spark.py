@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 from pipelines import score
 from pipelines.cli import app
-from pipelines.score import LoadedModel, ScoreSettings, run_score
-from pipelines.score_partition import ROW, SLOT
-from pipelines.score_spark import (
+from pipelines.scoring.command import LoadedModel, ScoreSettings, run_score
+from pipelines.scoring.partition import ROW, SLOT
+from pipelines.scoring.spark import (
     BAD,
     KIND,
     REASON,
@@ -209,7 +209,7 @@ def test_the_local_engine_works_without_pyspark():
     # pyspark made unimportable: the command line and the local engine load all the same
     probe = (
         "import sys; sys.modules['pyspark'] = None;"
-        " import pipelines.cli, pipelines.score;"
-        " sys.exit('pipelines.score_spark' in sys.modules)"
+        " import pipelines.cli, pipelines.scoring.command;"
+        " sys.exit('pipelines.scoring.spark' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=False).returncode == 0

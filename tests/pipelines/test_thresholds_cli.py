@@ -11,8 +11,8 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from models.artifact import LeadScoringModel
-from pipelines.approvals import APPROVAL_TAG, approval_file, load_approval
 from pipelines.cli import app
+from pipelines.thresholds.approvals import APPROVAL_TAG, approval_file, load_approval
 from pipelines.tracking import MODEL_NAME
 
 PROPOSED = {

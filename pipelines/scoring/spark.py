@@ -1,8 +1,8 @@
 """Batch scoring on Spark: the single-machine job's checks, features and MLflow model, scaled out.
 
-`leadscore score --engine spark ...` (or `spark-submit pipelines/score_spark.py ...`, same
+`leadscore score --engine spark ...` (or `spark-submit pipelines/scoring/spark.py ...`, same
 options) reads leads, activities and outcomes as Spark DataFrames (Parquet files or directories).
-Every row gets its lead's hash slot (`pipelines.score_partition.lead_slots`, as the single-machine
+Every row gets its lead's hash slot (`pipelines.scoring.partition.lead_slots`, as the single-machine
 job) and the bucket of that slot; leads with their outcomes are cogrouped with the activities by
 bucket, and each bucket goes through the single-machine job's steps: the extract stage's checks
 (`validate_export`), open-lead selection and `features.build.build_feature_table` with the
@@ -42,9 +42,9 @@ from models.drift import observed_shares
 from models.train import ModelSpec
 from pipelines.config import load_params
 from pipelines.errors import InputError, LeadscoreError
-from pipelines.extract import QUARANTINE_COLUMNS, mask_sentinels
 from pipelines.io import CSV_SUFFIXES
-from pipelines.score import (
+from pipelines.scoring.chunk import RunState, new_state, validate_chunk
+from pipelines.scoring.command import (
     DEFAULT_MODEL_URI,
     DriftGateError,
     load_model,
@@ -56,9 +56,15 @@ from pipelines.score import (
     thresholds_for,
     too_many_bad_rows,
 )
-from pipelines.score_chunk import RunState, new_state, validate_chunk
-from pipelines.score_partition import N_SLOTS, ROW, SLOT, TableSource, canonical_names, lead_slots
-from pipelines.score_settings import OUTPUT_COLUMNS, TABLES, LoadedModel, ScoreSettings, Thresholds
+from pipelines.scoring.partition import N_SLOTS, ROW, SLOT, TableSource, canonical_names, lead_slots
+from pipelines.scoring.settings import (
+    OUTPUT_COLUMNS,
+    TABLES,
+    LoadedModel,
+    ScoreSettings,
+    Thresholds,
+)
+from pipelines.stages.extract import QUARANTINE_COLUMNS, mask_sentinels
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -786,7 +792,7 @@ def submit(
     )
 
 
-if __name__ == "__main__":  # spark-submit pipelines/score_spark.py --leads ... --output ...
+if __name__ == "__main__":  # spark-submit pipelines/scoring/spark.py --leads ... --output ...
     from pipelines.cli import configure, guarded
 
     configure(verbose=False)

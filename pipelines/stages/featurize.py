@@ -14,14 +14,12 @@ from features.build import FeatureConfig, build_feature_table
 from features.labels import ELIGIBLE, data_end_of, label_from_column, label_leads
 from features.schemas import feature_table_schema
 from features.split import COHORTS, split_by_order, split_stratified
+from pipelines.artifacts import FEATURES_DIR, INTERIM_DIR
 from pipelines.config import load_params, section
 from pipelines.errors import DataQualityError
 from pipelines.io import write_json, write_table
 
 logger = logging.getLogger(__name__)
-
-INTERIM_DIR = Path("data/interim")
-FEATURES_DIR = Path("data/features")
 
 
 def feature_config_from_params(params: dict[str, Any], *, behavioural: bool) -> FeatureConfig:

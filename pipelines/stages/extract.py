@@ -30,13 +30,13 @@ from features.schemas import (
     surely_passes,
     with_time_bound,
 )
+from pipelines.artifacts import INTERIM_DIR
 from pipelines.config import load_params, section
 from pipelines.errors import DataQualityError, InputError
 from pipelines.io import read_table, write_json, write_table
 
 logger = logging.getLogger(__name__)
 
-INTERIM_DIR = Path("data/interim")
 QUARANTINE_COLUMNS = ["table", "source_row", "lead_id", "reason", "record"]
 LABEL_VALUES = {"1": 1.0, "0": 0.0, "yes": 1.0, "no": 0.0, "true": 1.0, "false": 0.0}
 LABEL_VALUES |= {"y": 1.0, "n": 0.0, "1.0": 1.0, "0.0": 0.0}

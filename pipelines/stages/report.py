@@ -21,7 +21,7 @@ import typer
 from mlflow.tracking import MlflowClient
 
 from features.naming import describe_feature
-from features.split import TEST
+from features.split import TEST, cohort_rows, cohort_weeks
 from models.artifact import ScoringBundle
 from models.evaluation import calibration_points, fraction_label, gains_points, lift_and_gains
 from models.rules import HAND_RAISER_COLUMN
@@ -35,19 +35,22 @@ from models.thresholds import (
     what_if_table,
 )
 from models.train import contributions, prepare_matrix
-from pipelines.approvals import load_approval
-from pipelines.calibrate import cohort_weeks
+from pipelines.artifacts import (
+    FEATURES_DIR,
+    INTERIM_DIR,
+    MODEL_DIR,
+    REPORTS_DIR,
+    load_training_table,
+)
 from pipelines.config import load_params
 from pipelines.errors import EXIT_MODEL, LeadscoreError
 from pipelines.io import write_json, write_table
-from pipelines.report_html import ReportContext, render_report
+from pipelines.report.render import ReportContext, render_report
+from pipelines.thresholds.approvals import load_approval
 from pipelines.tracking import EXPERIMENT, MODEL_NAME, configure_tracking, run_id_of
-from pipelines.train import FEATURES_DIR, MODEL_DIR, cohort_rows, load_training_table
 
 logger = logging.getLogger(__name__)
 
-REPORTS_DIR = Path("data/reports")
-INTERIM_DIR = Path("data/interim")
 REPORT_FILE = "report.html"
 EVIDENCE_FILE = "stage_evidence.csv"  # text: provably free of e-mail addresses
 STAGE_METRICS_FILE = "stage_metrics.json"

@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from models.thresholds import MQL_OR_HIGHER
-from pipelines.approvals import APPROVALS_DIR, load_approval, record_approval
 from pipelines.errors import EXIT_MODEL, LeadscoreError
+from pipelines.thresholds.approvals import APPROVALS_DIR, load_approval, record_approval
 from pipelines.tracking import CHAMPION, MODEL_NAME, configure_tracking
 
 logger = logging.getLogger(__name__)

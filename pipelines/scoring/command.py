@@ -1,14 +1,14 @@
 """Batch scoring job: every open lead scored with the registered model, streamed in chunks.
 
 One pass hash-partitions leads, activities and outcomes by lead_id into temporary buckets
-(`pipelines.score_partition`); each bucket is then scored by `pipelines.score_chunk`: validated
+(`pipelines.scoring.partition`); each bucket is then scored by `pipelines.scoring.chunk`: validated
 with the extract stage's checks (bad rows to the quarantine), reduced to the leads open at the
 as-of moment, turned into features by `features.build.build_feature_table` with the model's
 own configuration, and scored. With `score.workers` > 1 (default 2) a pool of worker processes
 partitions the inputs (a large Parquet file in one segment of row groups each) and scores the
 buckets; results are merged in bucket order, so output and summary are the same whatever the
 number of workers or chunks. Output, quarantine and summary are written to temporary files and
-renamed at the end. `--engine spark` hands the same job to `pipelines.score_spark`.
+renamed at the end. `--engine spark` hands the same job to `pipelines.scoring.spark`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from models.reasons import REASONS_PATH, REASONS_SHAP
 from pipelines.config import load_params
 from pipelines.errors import EXIT_GATE, EXIT_MODEL, DataQualityError, InputError, LeadscoreError
 from pipelines.io import ParquetChunkWriter, atomic_path, table_format, utc_moment, write_json
-from pipelines.score_partition import (
+from pipelines.scoring.partition import (
     BucketParts,
     BucketWriter,
     Segment,
@@ -48,7 +48,7 @@ from pipelines.score_partition import (
     segments,
     source_columns,
 )
-from pipelines.score_settings import (
+from pipelines.scoring.settings import (
     OUTPUT_COLUMNS,
     SKIPPED_CONVERTED,
     SKIPPED_NOT_CREATED,
@@ -60,9 +60,9 @@ from pipelines.score_settings import (
 from pipelines.tracking import MODEL_NAME, configure_tracking
 
 if TYPE_CHECKING:  # imported when used: the workers start before LightGBM, pandera, MLflow
-    from pipelines.score_chunk import BucketJob, BucketResult, RunState
+    from pipelines.scoring.chunk import BucketJob, BucketResult, RunState
 
-CHUNK_MODULE = "pipelines.score_chunk"  # what the workers run (imported by the fork server)
+CHUNK_MODULE = "pipelines.scoring.chunk"  # what the workers run (imported by the fork server)
 BUNDLE_MODULE = "models.bundle"  # the model's code: LightGBM (imported by the fork server)
 
 __all__ = [  # the job's names, importable from the job's module
@@ -203,7 +203,7 @@ def scored_buckets(
     The workers get the job through a file in `directory`. At most one bucket more than there
     are workers is in flight, so memory stays bounded.
     """
-    from pipelines.score_chunk import score_parts, write_job
+    from pipelines.scoring.chunk import score_parts, write_job
 
     if pool is None:
         return (score_parts(task, job) for task in tasks)
@@ -281,7 +281,7 @@ def thresholds_for(model: LoadedModel) -> Thresholds:
     """Approved thresholds for the model version when recorded, else the proposed ones."""
     from mlflow.tracking import MlflowClient
 
-    from pipelines.approvals import APPROVED, PROPOSED, load_approval
+    from pipelines.thresholds.approvals import APPROVED, PROPOSED, load_approval
 
     approval = None
     if model.registered_name is not None:
@@ -455,8 +455,8 @@ def run_score(
             timings["model_load"] = time.perf_counter() - load_start
         thresholds = thresholds_for(model)
         # the chunk-scoring code (LightGBM, pandera) once the workers are busy partitioning
-        from pipelines.extract import QUARANTINE_COLUMNS
-        from pipelines.score_chunk import BucketJob, new_state
+        from pipelines.scoring.chunk import BucketJob, new_state
+        from pipelines.stages.extract import QUARANTINE_COLUMNS
 
         state = new_state()
         job = BucketJob(
@@ -686,7 +686,7 @@ def main(
 ) -> None:
     """Score every open lead with the registered model; stream in chunks; atomic output."""
     if engine == "spark":  # imported here only: the local engine never needs pyspark
-        from pipelines.score_spark import main_spark
+        from pipelines.scoring.spark import main_spark
 
         return main_spark(
             leads=leads,

@@ -20,9 +20,8 @@ from features.build import build_feature_table
 from features.schemas import UTC_NS
 from models.drift import observed_shares
 from models.stages import STAGE_ORDER
-from pipelines.extract import ENCODED_TEXT_COLUMNS, mask_sentinels, text_isin, validate_export
-from pipelines.score_partition import SLOT, read_parts, tune_worker_allocators
-from pipelines.score_settings import (
+from pipelines.scoring.partition import SLOT, read_parts, tune_worker_allocators
+from pipelines.scoring.settings import (
     OUTPUT_COLUMNS,
     SKIPPED_CONVERTED,
     SKIPPED_NOT_CREATED,
@@ -30,6 +29,12 @@ from pipelines.score_settings import (
     LoadedModel,
     ScoreSettings,
     Thresholds,
+)
+from pipelines.stages.extract import (
+    ENCODED_TEXT_COLUMNS,
+    mask_sentinels,
+    text_isin,
+    validate_export,
 )
 
 

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from features.build import FeatureConfig, build_feature_table
-from features.split import CALIBRATION, TEST, TRAIN
+from features.split import CALIBRATION, TEST, TRAIN, cohort_rows
 from models.artifact import (
     REASONS_SHAP,
     LeadScoringModel,
@@ -40,8 +40,15 @@ from models.evaluation import (
 )
 from models.rules import PointsBaseline
 from models.stages import SQL
-from models.train import predict_raw, prepare_matrix
-from pipelines.calibrate import load_booster
+from models.train import predict_raw, prepare_matrix, train_model
+from pipelines.artifacts import (
+    FEATURES_DIR,
+    INTERIM_DIR,
+    MODEL_DIR,
+    REPORTS_DIR,
+    load_booster,
+    load_training_table,
+)
 from pipelines.config import load_params, section
 from pipelines.io import write_json, write_table
 from pipelines.tracking import (
@@ -51,18 +58,9 @@ from pipelines.tracking import (
     configure_tracking,
     run_id_of,
 )
-from pipelines.train import (
-    FEATURES_DIR,
-    MODEL_DIR,
-    cohort_rows,
-    load_training_table,
-    train_model,
-)
 
 logger = logging.getLogger(__name__)
 
-REPORTS_DIR = Path("data/reports")
-INTERIM_DIR = Path("data/interim")
 PIP_REQUIREMENTS = [
     "lightgbm",
     "scikit-learn",

@@ -1,7 +1,7 @@
 """The marketing report as one self-contained HTML page: inline CSS, inline SVG plots, no JS.
 
 Everything here turns prepared numbers into markup; nothing reads files or talks to MLflow
-(that is `pipelines.report`). Plots are matplotlib figures (Agg backend) saved as SVG with
+(that is `pipelines.stages.report`). Plots are matplotlib figures (Agg backend) saved as SVG with
 real text, so the page works offline and scales on any screen.
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,33 +12,18 @@ import numpy as np
 import pandas as pd
 import typer
 
-from features.split import CALIBRATION
+from features.split import CALIBRATION, cohort_rows, cohort_weeks
 from models.calibration import Calibrator, fit_calibrator
 from models.rules import HAND_RAISER_COLUMN
 from models.stages import assign_stages, disqualified_mask
 from models.thresholds import choose_thresholds, stage_curve, stage_effect, what_if_table
 from models.train import ModelSpec, predict_raw, prepare_matrix
+from pipelines.artifacts import FEATURES_DIR, MODEL_DIR, load_booster, load_training_table
 from pipelines.config import load_params, section
 from pipelines.io import write_json
 from pipelines.tracking import configure_tracking, run_id_of
-from pipelines.train import FEATURES_DIR, MODEL_DIR, cohort_rows, load_training_table
 
 logger = logging.getLogger(__name__)
-
-
-def load_booster(model_dir: Path) -> tuple[lgb.Booster, ModelSpec]:
-    """The trained booster and its feature spec."""
-    booster = lgb.Booster(model_file=str(model_dir / "booster.txt"))
-    spec = ModelSpec.from_dict(json.loads((model_dir / "model_spec.json").read_text()))
-    return booster, spec
-
-
-def cohort_weeks(as_of: pd.Series, *, fallback_weeks: float) -> float:
-    """How many weeks of leads a cohort holds (its as-of span), for weekly volumes."""
-    if as_of.isna().all() or len(as_of) < 2:
-        return fallback_weeks
-    span = (as_of.max() - as_of.min()) / pd.Timedelta(weeks=1)
-    return max(float(span), 1.0)
 
 
 def stage_overrides(
