@@ -87,7 +87,7 @@ def surely_passes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> bool:
         if not column.nullable and values.isna().any():
             return False
         if isinstance(values.dtype, pd.CategoricalDtype):
-            # text kept encoded (`pipelines.stages.extract.as_text`), which `schema_failures`
+            # text kept encoded (`features.validation.as_text`), which `schema_failures`
             # validates as text: every row passes when every category does
             values = pd.Series(values.cat.categories)
         if column.dtype is not None and not np.all(

@@ -30,7 +30,7 @@ from pipelines.scoring.settings import (
     ScoreSettings,
     Thresholds,
 )
-from pipelines.stages.extract import (
+from features.validation import (
     ENCODED_TEXT_COLUMNS,
     mask_sentinels,
     text_isin,

@@ -456,7 +456,7 @@ def run_score(
         thresholds = thresholds_for(model)
         # the chunk-scoring code (LightGBM, pandera) once the workers are busy partitioning
         from pipelines.scoring.chunk import BucketJob, new_state
-        from pipelines.stages.extract import QUARANTINE_COLUMNS
+        from features.validation import QUARANTINE_COLUMNS
 
         state = new_state()
         job = BucketJob(

@@ -64,7 +64,7 @@ from pipelines.scoring.settings import (
     ScoreSettings,
     Thresholds,
 )
-from pipelines.stages.extract import QUARANTINE_COLUMNS, mask_sentinels
+from features.validation import QUARANTINE_COLUMNS, mask_sentinels
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

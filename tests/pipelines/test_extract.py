@@ -10,9 +10,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from features.validation import as_text
 from pipelines.cli import app
 from pipelines.errors import EXIT_DATA_QUALITY, EXIT_INPUT
-from pipelines.stages.extract import as_text
 
 LEADS_CSV = """lead_id,created_at,industry,email
 L1,2025-01-01T10:00:00,software,a@acme.com
