@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines import calibrate, evaluate, extract, featurize, generate, score, train
+from pipelines.scoring import command as score
 from pipelines.scoring.command import LoadedModel, load_model
+from pipelines.stages import calibrate, evaluate, extract, featurize, generate, train
 
 ROOT = Path(__file__).resolve().parents[2]
 

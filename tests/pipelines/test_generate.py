@@ -11,8 +11,8 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from pipelines import generate
 from pipelines.errors import InputError
+from pipelines.stages import generate
 from pipelines.stages.generate import (
     SyntheticExport,
     conversion_logit,

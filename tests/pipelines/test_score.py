@@ -18,8 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from models.artifact import REASONS_PATH
-from pipelines import score, score_chunk
 from pipelines.cli import app
+from pipelines.scoring import chunk as score_chunk
+from pipelines.scoring import command as score
 from pipelines.scoring.command import LoadedModel, ScoreSettings, load_model, run_score
 from pipelines.scoring.partition import bucket_of_slot, lead_slots
 

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from pipelines import score
 from pipelines.cli import app
+from pipelines.scoring import command as score
 from pipelines.scoring.command import LoadedModel, ScoreSettings, run_score
 from pipelines.scoring.partition import ROW, SLOT
 from pipelines.scoring.spark import (
