@@ -2,6 +2,7 @@
 
 Raw tables arrive with their columns renamed to the canonical names below; timestamps are
 parsed to UTC before validation so that an unparseable cell fails one row, not the file.
+Each check's `error` is the reason a failing row gets in the quarantine.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ NOT_IN_FUTURE = "not_in_future"  # the name of `with_time_bound`'s check
 class RawLeads(pa.DataFrameModel):
     """One row per lead; any other columns are attributes."""
 
-    lead_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+    lead_id: Series[str] = pa.Field(
+        nullable=False, str_length={"min_value": 1, "error": "lead_id empty"}
+    )
 
     class Config:
         strict = False
@@ -36,15 +39,21 @@ class TimedRawLeads(RawLeads):
 class LabelledRawLeads(RawLeads):
     """Leads of a single-table export carrying its own 0/1 label."""
 
-    label: Series[float] = pa.Field(nullable=False, isin=[0.0, 1.0])
+    label: Series[float] = pa.Field(
+        nullable=False, isin={"allowed_values": [0.0, 1.0], "error": "label not an allowed value"}
+    )
 
 
 class RawActivities(pa.DataFrameModel):
     """One row per marketing or sales event."""
 
-    lead_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+    lead_id: Series[str] = pa.Field(
+        nullable=False, str_length={"min_value": 1, "error": "lead_id empty"}
+    )
     occurred_at: Series[UTC_NS] = pa.Field(nullable=False)  # type: ignore[valid-type]
-    activity_type: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+    activity_type: Series[str] = pa.Field(
+        nullable=False, str_length={"min_value": 1, "error": "activity_type empty"}
+    )
 
     class Config:
         strict = False
@@ -53,7 +62,9 @@ class RawActivities(pa.DataFrameModel):
 class RawOutcomes(pa.DataFrameModel):
     """One row per converted lead."""
 
-    lead_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+    lead_id: Series[str] = pa.Field(
+        nullable=False, str_length={"min_value": 1, "error": "lead_id empty"}
+    )
     converted_at: Series[UTC_NS] = pa.Field(nullable=False)  # type: ignore[valid-type]
 
     class Config:
@@ -65,7 +76,7 @@ def with_time_bound(
 ) -> pa.DataFrameSchema:
     """Add a 'not in the future' check to a timestamp column of a schema."""
     existing = list(schema.columns[column].checks)
-    check = pa.Check.le(latest, name=NOT_IN_FUTURE, error=f"{column} is in the future")
+    check = pa.Check.le(latest, name=NOT_IN_FUTURE, error=f"{column} in the future")
     return schema.update_column(column, checks=[*existing, check])
 
 

@@ -139,21 +139,16 @@ def parse_label(values: pd.Series) -> pd.Series:
 
 
 def readable_reason(column: Any, check: str) -> str:
-    """Turn a pandera check name into words."""
+    """A failing row's reason: the check's own `error` (see `features.schemas`), in words
+    for pandera's `not_nullable` (which has none)."""
     column = str(column)
-    if check == "not_nullable":
-        if column in TIMESTAMP_COLUMNS:
-            return f"{column} missing or not an ISO 8601 timestamp"
-        if column == "label":
-            return "label missing or not 0/1 (yes/no)"
-        return f"{column} missing"
-    if check.startswith("str_length"):
-        return f"{column} empty"
-    if check.startswith("isin"):
-        return f"{column} not an allowed value"
-    if column in TIMESTAMP_COLUMNS and "future" in check:
-        return f"{column} in the future"
-    return f"{column} failed {check}"
+    if check != "not_nullable":
+        return check
+    if column in TIMESTAMP_COLUMNS:
+        return f"{column} missing or not an ISO 8601 timestamp"
+    if column == "label":
+        return "label missing or not 0/1 (yes/no)"
+    return f"{column} missing"
 
 
 def quarantine_rows(
