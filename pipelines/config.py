@@ -1,16 +1,353 @@
-"""Loading params.yaml."""
+"""params.yaml: typed sections with their defaults (`load_config`), and the raw dict.
+
+One frozen dataclass per section holds that section's keys and defaults; a key absent from
+params.yaml (or null where null has no meaning of its own) takes the default declared here,
+nowhere else. `load_config` checks every value's type and rejects unknown sections and keys
+with a one-line InputError naming them. `load_params` (the raw dict) stays for code not yet
+converted and for logging the sections as written.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import types
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from features.build import FeatureConfig
 from pipelines.errors import InputError
 from pipelines.io import atomic_path
 
 DEFAULT_PARAMS = Path("params.yaml")
+TRUTH_DEFAULT = "data/synthetic_truth/truth.parquet"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceParams:
+    """Where the export is and what its columns are called."""
+
+    kind: str = "synthetic"  # synthetic | files
+    leads: str
+    activities: str | None = None
+    outcomes: str | None = None
+    id_column: str = "lead_id"
+    created_at_column: str | None = "created_at"  # null: no timestamps
+    label_column: str | None = None  # single-table exports: the 0/1 column of leads
+    csv_separator: str = ","
+    missing_values: tuple[str, ...] = ()
+    missing_values_by_column: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateParams:
+    """The synthetic export (source.kind: synthetic)."""
+
+    n_leads: int = 50_000
+    start: str = "2025-01-01"
+    days: int = 365
+    seed: int = 42
+    truth_path: str = TRUTH_DEFAULT
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractParams:
+    """Row checks of the extract stage."""
+
+    max_bad_row_share: float = 0.05
+    max_future_skew_hours: float = 24.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelParams:
+    """When a lead is scored (observation) and how long a conversion may take (horizon)."""
+
+    observation_days: float = 14.0
+    horizon_days: float = 90.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeaturesParams:
+    """What the feature builder computes; defaults are `features.build.FeatureConfig`'s."""
+
+    categorical: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    missing_indicators: tuple[str, ...] = ()
+    lowercase_categories: bool = False
+    email_column: str | None = None
+    competitor_domains: tuple[str, ...] = ()
+    personal_domains: tuple[str, ...] = ()
+    student_domain_suffixes: tuple[str, ...] = ()
+    job_title_column: str | None = None
+    windows_days: tuple[int, ...] = FeatureConfig.windows_days
+    decay_half_life_days: float = FeatureConfig.decay_half_life_days
+    hand_raiser_types: tuple[str, ...] = FeatureConfig.hand_raiser_types
+    page_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitParams:
+    """Cohorts: train, calibration, and the rest for test."""
+
+    by: str = "auto"  # auto | time | row_order | random
+    train_fraction: float = 0.6
+    calibration_fraction: float = 0.2
+    seed: int = 42
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainParams:
+    """The minimum-data gate, early stopping and LightGBM's own parameters."""
+
+    min_positives: int = 40
+    min_negatives: int = 40
+    early_stopping_fraction: float = 0.15
+    early_stopping_slice: str = "newest"  # newest | random
+    early_stopping_rounds: int = 50  # 0: no early stopping
+    num_boost_round: int = 2000
+    monotone_increasing: tuple[str, ...] = ()
+    monotone_decreasing: tuple[str, ...] = ()
+    lightgbm: dict[str, Any] = field(default_factory=dict)  # passed to LightGBM as written
+
+    @property
+    def seed(self) -> int:
+        """LightGBM's seed, which also draws a random early-stopping slice."""
+        return int(self.lightgbm.get("seed", 0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationParams:
+    """How raw probabilities are calibrated."""
+
+    method: str = "auto"  # isotonic | sigmoid | auto
+    min_rows_isotonic: int = 1000
+    min_positives_isotonic: int = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdsParams:
+    """The MQL/SQL threshold policies, and the intervals on what they give."""
+
+    sql_policy: str = "precision"  # precision | capacity | expected_value
+    sql_precision: float = 0.4
+    sql_capacity_per_week: float = 100.0
+    deal_value: float = 5000.0
+    contact_cost: float = 400.0
+    mql_policy: str = "recall"  # recall | precision_floor
+    mql_recall: float = 0.8
+    mql_precision_floor: float = 0.1
+    hand_raiser_to_sql: bool = True
+    confidence: float = 0.95
+    bootstrap_samples: int = 1000
+    seed: int = 0
+    what_if_rows: int = 200
+    cohort_weeks: float = 13.0  # weeks the calibration cohort spans when it has no timestamps
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromotionParams:
+    """The gate a new model passes to become champion."""
+
+    min_lift_over_points_roc_auc: float = 0.02
+    min_gain_over_champion_roc_auc: float = 0.0
+    max_ece: float = 0.03
+
+
+@dataclass(frozen=True, kw_only=True)
+class RulesParams:
+    """The points baseline (`models.rules.PointsBaseline`, which holds the defaults).
+
+    None means "the baseline's default"; `baseline_kwargs` passes only the keys set.
+    """
+
+    attribute_points: dict[str, dict[str, float]] | None = None
+    flag_points: dict[str, float] | None = None
+    activity_points: dict[str, float] | None = None
+    page_points: dict[str, float] | None = None
+    page_window_days: int | None = None
+    numeric_points: dict[str, list[list[float]]] | None = None
+    max_behaviour_points: float | None = None
+    mql_points: float | None = None
+    sql_points: float | None = None
+    hand_raiser_to_sql: bool | None = None
+    disqualify_when: dict[str, float] | None = None
+
+    def baseline_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `PointsBaseline` for the keys params.yaml sets."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in values.items() if v is not None}
+
+    @property
+    def disqualify(self) -> dict[str, float]:
+        """The disqualification rules (none when unset)."""
+        return dict(self.disqualify_when or {})
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateParams:
+    """Model vs points on the test cohort."""
+
+    ece_bins: int = 10
+    bootstrap_samples: int = 1000
+    lift_fractions: tuple[float, ...] = (0.05, 0.1, 0.2)
+    seed: int = 0
+    rolling_blocks: int = 0  # >0: also backtest retraining before each of N test blocks
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportParams:
+    """The marketing report."""
+
+    capacities_per_week: tuple[int, ...] = (25, 50, 100, 200)
+    top_drivers: int = 10
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreParams:
+    """The batch scoring job."""
+
+    chunk_size: int = 50_000
+    max_bad_row_share: float = 0.05
+    psi_warn: float = 0.2
+    top_reasons: int = 3
+    reasons_method: str = "path"  # path | shap
+    workers: int = 0  # 0: the job decides
+
+
+@dataclass(frozen=True, kw_only=True)
+class Params:
+    """All of params.yaml, one attribute per section."""
+
+    source: SourceParams
+    generate: GenerateParams = field(default_factory=GenerateParams)
+    extract: ExtractParams = field(default_factory=ExtractParams)
+    label: LabelParams = field(default_factory=LabelParams)
+    features: FeaturesParams = field(default_factory=FeaturesParams)
+    split: SplitParams = field(default_factory=SplitParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    calibration: CalibrationParams = field(default_factory=CalibrationParams)
+    thresholds: ThresholdsParams = field(default_factory=ThresholdsParams)
+    promotion: PromotionParams = field(default_factory=PromotionParams)
+    rules: RulesParams = field(default_factory=RulesParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    report: ReportParams = field(default_factory=ReportParams)
+    score: ScoreParams = field(default_factory=ScoreParams)
+
+
+def load_config(path: Path = DEFAULT_PARAMS) -> Params:
+    """params.yaml as typed sections; a wrong type or unknown key is a one-line InputError."""
+    return parse_params(load_params(path), origin=str(path))
+
+
+def parse_params(raw: Mapping[str, Any], *, origin: str = "params.yaml") -> Params:
+    """Typed sections from a params mapping (see `load_config`)."""
+    hints = get_type_hints(Params)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise InputError(
+            f"{origin}: unknown section {unknown[0]!r}; expected one of {sorted(hints)}"
+        )
+    sections = {}
+    for item in fields(Params):
+        value = raw.get(item.name)
+        if value is None:
+            if item.default_factory is MISSING:
+                raise InputError(f"{origin} has no {item.name!r} section")
+            continue
+        if not isinstance(value, Mapping):
+            raise InputError(f"{origin}: section {item.name!r} must be a mapping of keys")
+        sections[item.name] = parse_section(hints[item.name], value, name=item.name, origin=origin)
+    return Params(**sections)
+
+
+def parse_section(cls: type, raw: Mapping[str, Any], *, name: str, origin: str) -> Any:
+    """One section's dataclass: values checked against the field types, defaults for the rest.
+
+    Null takes the default, except where the field itself may be None (e.g.
+    `source.created_at_column: null` means "no timestamps").
+    """
+    hints = get_type_hints(cls)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise InputError(
+            f"{origin}: unknown key {name}.{unknown[0]}; expected one of {sorted(hints)}"
+        )
+    values = {}
+    for key, value in raw.items():
+        hint = hints[key]
+        if value is None and not _allows_none(hint):
+            continue
+        try:
+            values[key] = _typed(value, hint)
+        except TypeError:
+            raise InputError(
+                f"{origin}: {name}.{key} must be {_describe(hint)}, not {value!r}"
+            ) from None
+    missing = [f.name for f in fields(cls) if f.name not in values and _required(f)]
+    if missing:
+        raise InputError(f"{origin}: {name}.{missing[0]} is required")
+    return cls(**values)
+
+
+def _required(item: Any) -> bool:
+    return item.default is MISSING and item.default_factory is MISSING
+
+
+def _allows_none(hint: Any) -> bool:
+    return hint is Any or type(None) in get_args(hint)
+
+
+def _typed(value: Any, hint: Any) -> Any:
+    """`value` as type `hint` (int to float, list to tuple); TypeError when it is not one."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            try:
+                return _typed(value, arg)
+            except TypeError:
+                continue
+        raise TypeError(hint)
+    if hint is bool and isinstance(value, bool):
+        return value
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int and number and float(value).is_integer():
+        return int(value)
+    if hint is float and number:
+        return float(value)
+    if hint is str and isinstance(value, str):
+        return value
+    if hint is str and isinstance(value, dt.date):  # an unquoted YAML date
+        return value.isoformat()
+    if origin in (tuple, list) and isinstance(value, list | tuple):
+        items = [_typed(v, args[0]) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin in (dict, Mapping) and isinstance(value, Mapping):
+        return {k: _typed(v, args[1]) for k, v in value.items()}
+    raise TypeError(hint)
+
+
+def _describe(hint: Any) -> str:
+    """A type in words, for error messages."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin in (tuple, list):
+        return f"a list of {_describe(args[0])}"
+    if origin in (dict, Mapping):
+        return f"a mapping of {_describe(args[1])}"
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    return words.get(hint, "null" if hint is type(None) else str(hint))
 
 
 def load_params(path: Path = DEFAULT_PARAMS) -> dict[str, Any]:
