@@ -327,6 +327,8 @@ def _typed(value: Any, hint: Any) -> Any:
         return float(value)
     if hint is str and isinstance(value, str):
         return value
+    if hint is str and number:  # e.g. a sentinel written 999, read as text as before
+        return str(value)
     if hint is str and isinstance(value, dt.date):  # an unquoted YAML date
         return value.isoformat()
     if origin in (tuple, list) and isinstance(value, list | tuple):

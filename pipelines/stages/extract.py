@@ -23,7 +23,7 @@ from features.validation import (
     validate_export,
 )
 from pipelines.artifacts import INTERIM_DIR
-from pipelines.config import load_params, section
+from pipelines.config import SourceParams, load_config
 from pipelines.errors import DataQualityError, InputError
 from pipelines.io import read_table, write_json, write_table
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Where the export is and what its columns are called (the `source` params)."""
+    """Where the export is and what its columns are called (from the `source` params)."""
 
     leads: Path
     activities: Path | None = None
@@ -45,23 +45,19 @@ class SourceSpec:
     missing_values_by_column: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_params(cls, source: dict[str, Any]) -> SourceSpec:
-        def optional_path(key: str) -> Path | None:
-            value = source.get(key)
-            return Path(value) if value else None
-
+    def from_params(cls, source: SourceParams) -> SourceSpec:
+        """The files to read: a labelled single-table export reads no outcomes."""
         return cls(
-            leads=Path(source["leads"]),
-            activities=optional_path("activities"),
-            outcomes=optional_path("outcomes") if not source.get("label_column") else None,
-            id_column=source.get("id_column") or "lead_id",
-            created_at_column=source.get("created_at_column"),
-            label_column=source.get("label_column"),
-            csv_separator=source.get("csv_separator") or ",",
-            missing_values=[str(v) for v in source.get("missing_values") or []],
+            leads=Path(source.leads),
+            activities=Path(source.activities) if source.activities else None,
+            outcomes=Path(source.outcomes) if source.outcomes and not source.label_column else None,
+            id_column=source.id_column or "lead_id",
+            created_at_column=source.created_at_column,
+            label_column=source.label_column,
+            csv_separator=source.csv_separator or ",",
+            missing_values=list(source.missing_values),
             missing_values_by_column={
-                str(column): [str(v) for v in values]
-                for column, values in (source.get("missing_values_by_column") or {}).items()
+                column: list(values) for column, values in source.missing_values_by_column.items()
             },
         )
 
@@ -161,12 +157,11 @@ def main(
     out_dir: Annotated[Path, typer.Option(help="Where the clean tables go.")] = INTERIM_DIR,
 ) -> None:
     """Validate the export named in params; write clean tables and the quarantine."""
-    config = load_params(params)
-    extract = config.get("extract") or {}
+    config = load_config(params)
     summary = run_extract(
-        spec=SourceSpec.from_params(section(config, "source")),
-        max_bad_row_share=float(extract.get("max_bad_row_share", 0.05)),
-        max_future_skew_hours=float(extract.get("max_future_skew_hours", 24)),
+        spec=SourceSpec.from_params(config.source),
+        max_bad_row_share=config.extract.max_bad_row_share,
+        max_future_skew_hours=config.extract.max_future_skew_hours,
         out_dir=out_dir,
     )
     for table, counts in summary.items():
