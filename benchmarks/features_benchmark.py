@@ -28,7 +28,7 @@ def ensure_export(n_leads: int, cache: Path) -> Path:
     if (directory / "activities.parquet").exists():
         return directory
     from pipelines.config import load_params
-    from pipelines.stages.generate import export_from_params
+    from pipelines.synthetic.export import export_from_params
 
     params = load_params(ROOT / "params.yaml")
     export = export_from_params(params, n_leads=n_leads, start="2025-01-01", days=365, seed=42)
@@ -43,10 +43,10 @@ def run_pandas(directory: Path) -> dict:
     """The real features stage work: read Parquet, label, build the feature table."""
     import pandas as pd
 
-    from pipelines.config import load_params
-    from pipelines.stages.featurize import build_training_table, feature_config_from_params
+    from pipelines.config import load_config
+    from pipelines.stages.featurize import build_training_table, feature_config
 
-    params = load_params(ROOT / "params.yaml")
+    params = load_config(ROOT / "params.yaml")
     start = time.perf_counter()  # after the imports: the stage's own work
     leads = pd.read_parquet(directory / "leads.parquet")
     leads["created_at"] = leads["created_at"].astype("datetime64[ns, UTC]")
@@ -58,9 +58,9 @@ def run_pandas(directory: Path) -> dict:
         leads=leads,
         activities=activities,
         outcomes=outcomes,
-        config=feature_config_from_params(params, behavioural=True),
-        label_params=params["label"],
-        split_params=params["split"],
+        config=feature_config(params.features, behavioural=True),
+        label=params.label,
+        split=params.split,
         labelled_source=False,
     )
     return {

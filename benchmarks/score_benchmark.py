@@ -44,7 +44,7 @@ def ensure_export(n_leads: int, cache: Path) -> Path:
     import pyarrow.parquet as pq
 
     from pipelines.config import load_params
-    from pipelines.stages.generate import export_from_params
+    from pipelines.synthetic.export import export_from_params
 
     directory = cache / f"leads_{n_leads}"
     if (directory / "done").exists():

@@ -24,7 +24,7 @@ from models.train import predict_raw, prepare_matrix, train_model
 from pipelines.config import load_params
 from pipelines.stages.calibrate import calibrate_and_choose
 from pipelines.stages.featurize import build_training_table, feature_config_from_params
-from pipelines.stages.generate import export_from_params
+from pipelines.synthetic.export import export_from_params
 
 ROOT = Path(__file__).resolve().parents[2]
 N_LEADS = 20_000

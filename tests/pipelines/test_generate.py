@@ -1,4 +1,4 @@
-"""Tests for the synthetic export generator and its `generate` stage."""
+"""Tests for the synthetic export generator (pipelines.synthetic) and its `generate` stage."""
 
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ from sklearn.metrics import roc_auc_score
 
 from pipelines.errors import InputError
 from pipelines.stages import generate
-from pipelines.stages.generate import (
-    SyntheticExport,
-    conversion_logit,
-    conversion_probability,
-    generate_export,
-)
+from pipelines.synthetic import world
+from pipelines.synthetic.export import SyntheticExport, generate_export
+from pipelines.synthetic.truth import conversion_logit, conversion_probability
 
 COMPETITORS = ["rivalcrm.com", "pipelinepro.io", "leadforge.com"]
 PERSONAL = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"]
@@ -111,7 +108,7 @@ def test_leads_have_the_canonical_columns(export: SyntheticExport) -> None:
     assert leads["lead_id"].str.fullmatch(r"L\d{7}").all()
     assert leads["created_at"].between(pd.Timestamp(START, tz="UTC"), DATA_END).all()
     assert leads["email"].str.fullmatch(r"[a-z]+\.[a-z]+@[a-z0-9.-]+").all()
-    assert set(leads["source"]) <= set(generate.SOURCES)
+    assert set(leads["source"]) <= set(world.SOURCES)
     for column in ("industry", "company_size", "country", "job_title"):
         assert 0.005 < leads[column].isna().mean() < 0.12, column
     assert leads["email"].str.endswith(".edu").any()
@@ -127,7 +124,7 @@ def test_activities_refer_to_known_leads_inside_their_lifetime(
     assert lead_ids.isin(created.index).all()
     assert (events["occurred_at"] >= lead_ids.map(created).to_numpy()).all()
     assert (events["occurred_at"] <= DATA_END).all()
-    assert set(events["activity_type"].unique()) == set(generate.ACTIVITY_TYPES)
+    assert set(events["activity_type"].unique()) == set(world.ACTIVITY_TYPES)
     is_view = events["activity_type"] == "page_view"
     assert events.loc[is_view, "page"].notna().all()
     assert events.loc[~is_view, "page"].isna().all()
@@ -264,19 +261,19 @@ def _observables(export: SyntheticExport, events_with_as_of: pd.DataFrame) -> pd
         default=0,
     )
     # Student domains also include .ac.uk / .edu.au; map them by the generator's list.
-    domain_type[domain.isin(generate.STUDENT_DOMAINS).to_numpy()] = 2
-    seniority = leads["job_title"].map(generate.TITLE_SENIORITY).fillna("unknown")
+    domain_type[domain.isin(world.STUDENT_DOMAINS).to_numpy()] = 2
+    seniority = leads["job_title"].map(world.TITLE_SENIORITY).fillna("unknown")
 
     def codes(values: pd.Series, names: list[str] | tuple[str, ...]) -> np.ndarray:
         return pd.Categorical(values, categories=list(names)).codes
 
     return pd.DataFrame(
         {
-            "industry": codes(leads["industry"], list(generate.INDUSTRIES)),
-            "company_size": codes(leads["company_size"], list(generate.COMPANY_SIZES)),
-            "seniority": codes(seniority, generate.SENIORITIES),
+            "industry": codes(leads["industry"], list(world.INDUSTRIES)),
+            "company_size": codes(leads["company_size"], list(world.COMPANY_SIZES)),
+            "seniority": codes(seniority, world.SENIORITIES),
             "domain_type": domain_type,
-            "source": codes(leads["source"], generate.SOURCES),
+            "source": codes(leads["source"], world.SOURCES),
             "page_views": per_type["page_view"].to_numpy(),
             "product_views": views("product"),
             "pricing_views": views("pricing"),
@@ -333,9 +330,9 @@ def funnel() -> pd.DataFrame:
 def _one_lead(**values: object) -> pd.DataFrame:
     """Observables of a plain lead (software, 51-200, manager, business address) at T."""
     row: dict[str, object] = {
-        "industry": list(generate.INDUSTRIES).index("software"),
-        "company_size": list(generate.COMPANY_SIZES).index("51-200"),
-        "seniority": generate.SENIORITIES.index("manager"),
+        "industry": list(world.INDUSTRIES).index("software"),
+        "company_size": list(world.COMPANY_SIZES).index("51-200"),
+        "seniority": world.SENIORITIES.index("manager"),
         "domain_type": 0,
         "source": 0,
         "page_views": 5,
@@ -375,12 +372,12 @@ def test_activity_volume_is_a_weak_signal_and_opens_are_noise() -> None:
 
 def test_fit_multiplies_intent() -> None:
     micro_personal = {
-        "company_size": list(generate.COMPANY_SIZES).index("1-10"),
+        "company_size": list(world.COMPANY_SIZES).index("1-10"),
         "domain_type": 1,
     }
     large_senior = {
-        "company_size": list(generate.COMPANY_SIZES).index("1000+"),
-        "seniority": generate.SENIORITIES.index("vp"),
+        "company_size": list(world.COMPANY_SIZES).index("1000+"),
+        "seniority": world.SENIORITIES.index("vp"),
     }
     demo = {"demo_requests": 1, "hand_raiser": True, "days_since_first_hand_raise": 1.0}
     small_gain = _logit(**micro_personal, **demo) - _logit(**micro_personal)
@@ -411,7 +408,7 @@ def test_researchers_are_busy_but_rarely_convert(funnel: pd.DataFrame) -> None:
 def test_tourists_convert_far_less_than_larger_companies_asking_for_a_demo(
     funnel: pd.DataFrame,
 ) -> None:
-    sizes = list(generate.COMPANY_SIZES)
+    sizes = list(world.COMPANY_SIZES)
     small = (funnel["company_size"] == sizes.index("1-10")) | (funnel["domain_type"] == 1)
     trial_only = (funnel["trial_requests"] > 0) & (
         funnel[["demo_requests", "contact_sales_requests"]].sum(axis=1) == 0
