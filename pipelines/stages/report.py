@@ -21,19 +21,10 @@ import typer
 from mlflow.tracking import MlflowClient
 
 from features.naming import describe_feature
-from features.split import TEST, cohort_rows, cohort_weeks
+from features.split import TEST, cohort_rows
 from models.artifact import ScoringBundle
-from models.evaluation import calibration_points, fraction_label, gains_points, lift_and_gains
 from models.rules import HAND_RAISER_COLUMN
 from models.stages import DISQUALIFIED, SQL, disqualified_mask
-from models.thresholds import (
-    capacity_table,
-    funnel,
-    stage_curve,
-    stage_effect,
-    stage_movement,
-    what_if_table,
-)
 from models.train import contributions, prepare_matrix
 from pipelines.artifacts import (
     FEATURES_DIR,
@@ -45,7 +36,8 @@ from pipelines.artifacts import (
 from pipelines.config import load_params
 from pipelines.errors import EXIT_MODEL, LeadscoreError
 from pipelines.io import write_json, write_table
-from pipelines.report.render import ReportContext, render_report
+from pipelines.report.context import build_context
+from pipelines.report.render import render_report
 from pipelines.thresholds.approvals import load_approval
 from pipelines.tracking import EXPERIMENT, MODEL_NAME, configure_tracking, run_id_of
 
@@ -113,69 +105,6 @@ def top_drivers(scorer: ScoringBundle, rows: pd.DataFrame, *, top: int) -> pd.Da
     )
 
 
-def lift_rows(
-    y: np.ndarray, model: np.ndarray, points: np.ndarray, fractions: list[float]
-) -> pd.DataFrame:
-    """Lift and gains in the top shares of leads, model beside points, as display text."""
-    by_model = lift_and_gains(y, model, fractions)
-    by_points = lift_and_gains(y, points, fractions)
-    rows = []
-    for fraction in fractions:
-        label = fraction_label(fraction)
-        rows.append(
-            {
-                "share": f"{fraction:.0%}",
-                "model": f"{by_model[f'lift_at_{label}']:.1f}x",
-                "points": f"{by_points[f'lift_at_{label}']:.1f}x",
-                "model_gains": f"{by_model[f'gains_at_{label}']:.0%}",
-                "points_gains": f"{by_points[f'gains_at_{label}']:.0%}",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def sufficiency_checks(
-    *,
-    features_summary: dict[str, Any],
-    extract_summary: dict[str, Any],
-    train_params: dict[str, Any],
-) -> list[tuple[str, str, bool]]:
-    """(title, detail, ok) lines for the data-sufficiency panel."""
-    cohorts = features_summary.get("cohorts") or {}
-    checks = []
-    train = cohorts.get("train") or {}
-    need = int(train_params.get("min_positives", 40))
-    positives = int(train.get("positives", 0))
-    checks.append(
-        (
-            "Enough conversions to learn from",
-            f"{positives:,} converted leads in the training period (minimum {need:,})",
-            positives >= need,
-        )
-    )
-    for name in ("calibration", "test"):
-        info = cohorts.get(name) or {}
-        got = int(info.get("positives", 0))
-        checks.append(
-            (
-                f"Conversions in the {name} period",
-                f"{got:,} (the thresholds and intervals rest on these; 100+ keeps them tight)",
-                got >= 100,
-            )
-        )
-    read = sum(int(t.get("read", 0)) for t in extract_summary.values() if isinstance(t, dict))
-    bad = sum(int(t.get("quarantined", 0)) for t in extract_summary.values() if isinstance(t, dict))
-    share = bad / read if read else 0.0
-    checks.append(
-        (
-            "Clean input",
-            f"{bad:,} of {read:,} rows quarantined ({share:.2%}); see data/interim/quarantine.csv",
-            share < 0.01,
-        )
-    )
-    return checks
-
-
 def effect_metrics(effect: pd.DataFrame, *, prefix: str) -> dict[str, float]:
     """Flat metrics (for dvc metrics diff and MLflow) from a stage-effect table."""
     out: dict[str, float] = {}
@@ -185,96 +114,6 @@ def effect_metrics(effect: pd.DataFrame, *, prefix: str) -> dict[str, float]:
             for suffix in ("", "_low", "_high"):
                 out[f"{prefix}{key}_{metric}{suffix}"] = float(row[f"{metric}{suffix}"])
     return out
-
-
-def build_context(
-    *,
-    evidence: pd.DataFrame,
-    thresholds: dict[str, Any],
-    drivers: pd.DataFrame,
-    points_thresholds: dict[str, float],
-    version: str,
-    alias: str,
-    metrics: dict[str, Any],
-    extract_summary: dict[str, Any],
-    features_summary: dict[str, Any],
-    params: dict[str, Any],
-    approval: dict[str, Any] | None,
-) -> ReportContext:
-    """Every table and number of the page, from the scored test cohort."""
-    report_params = params.get("report") or {}
-    n_boot = int(report_params.get("bootstrap_samples", 1000))
-    seed = int(report_params.get("seed", 0))
-    confidence = float(report_params.get("confidence", 0.95))
-    y = evidence["label"].to_numpy()
-    weeks = cohort_weeks(evidence["as_of"], fallback_weeks=13.0)
-    effect_kwargs = {"weeks": weeks, "n_boot": n_boot, "seed": seed, "confidence": confidence}
-    model_effect = stage_effect(y, evidence["stage"].to_numpy(), **effect_kwargs)
-    points_effect = stage_effect(y, evidence["rule_stage"].to_numpy(), **effect_kwargs)
-    expected = pd.DataFrame(thresholds.get("expected") or [])
-    if expected.empty:  # bundles from before intervals were stored: show the test figures
-        expected = model_effect
-    curve = stage_curve(
-        y,
-        evidence["probability"].to_numpy(),
-        forced=evidence["forced"].to_numpy(),
-        excluded=evidence["excluded"].to_numpy(),
-    )
-    points_sql = points_effect.set_index("stage").loc[SQL]
-    fractions = [
-        float(f) for f in (params.get("evaluate") or {}).get("lift_fractions", [0.05, 0.1, 0.2])
-    ]
-    gains = pd.concat(
-        [
-            gains_points(y, evidence["probability"], model="model"),
-            gains_points(y, evidence["rule_score"], model="points"),
-        ],
-        ignore_index=True,
-    )
-    return ReportContext(
-        model_name=MODEL_NAME,
-        model_version=str(version),
-        model_alias=alias,
-        generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
-        period_start=str(pd.Timestamp(evidence["as_of"].min()).date()),
-        period_end=str(pd.Timestamp(evidence["as_of"].max()).date()),
-        weeks=weeks,
-        confidence=confidence,
-        thresholds=thresholds,
-        model_effect=model_effect,
-        points_effect=points_effect,
-        expected_effect=expected,
-        movement=stage_movement(evidence["rule_stage"].to_numpy(), evidence["stage"].to_numpy()),
-        what_if=what_if_table(curve, weeks=weeks),
-        capacity=capacity_table(
-            curve,
-            weeks=weeks,
-            leads_per_week=report_params.get("capacities_per_week", [25, 50, 100, 200]),
-        ),
-        points_sql={
-            "leads_per_week": float(points_sql["leads_per_week"]),
-            "precision": float(points_sql["precision"]),
-        },
-        calibration=calibration_points(y, evidence["probability"]),
-        calibration_metrics=metrics.get("model") or {},
-        gains=gains,
-        lift=lift_rows(
-            y, evidence["probability"].to_numpy(), evidence["rule_score"].to_numpy(), fractions
-        ),
-        drivers=drivers,
-        funnel_model=funnel(y, evidence["stage"].to_numpy()),
-        funnel_points=funnel(y, evidence["rule_stage"].to_numpy()),
-        points_thresholds=points_thresholds,
-        extract_summary=extract_summary,
-        features_summary=features_summary,
-        sufficiency=sufficiency_checks(
-            features_summary=features_summary,
-            extract_summary=extract_summary,
-            train_params=params.get("train") or {},
-        ),
-        approval=approval,
-        hand_raisers_per_week=float((evidence["forced"] & ~evidence["excluded"]).sum() / weeks),
-    )
 
 
 def _read_json(path: Path) -> dict[str, Any]:

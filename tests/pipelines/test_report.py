@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -18,12 +19,12 @@ from nbclient import NotebookClient
 
 from models.stages import assign_stages
 from models.thresholds import choose_thresholds
+from pipelines.report.context import base_rate_drift, build_context
 from pipelines.report.render import render_report
 from pipelines.stages.report import (
     ARTIFACT_DIR,
     EVIDENCE_FILE,
     STAGE_METRICS_FILE,
-    build_context,
     effect_metrics,
 )
 
@@ -225,10 +226,24 @@ def test_review_notebook_reproduces_the_stage_table(tracked_run: tuple[Path, str
 
 
 def test_base_rate_drift_is_discussed_not_hidden():
-    from pipelines.report.render import base_rate_drift_note
-
     drifting = {"train": {"conversion_rate": 0.056}, "test": {"conversion_rate": 0.38}}
-    note = base_rate_drift_note(drifting)
-    assert note is not None and "5.6%" in note and "38.0%" in note
+    assert base_rate_drift(drifting) == {"train": 0.056, "test": 0.38}
     steady = {"train": {"conversion_rate": 0.09}, "test": {"conversion_rate": 0.095}}
-    assert base_rate_drift_note(steady) is None
+    assert base_rate_drift(steady) is None
+    _, context = render(*synthetic_evidence())
+    html = render_report(dataclasses.replace(context, features_summary={"cohorts": drifting}))
+    assert "not stable over time: 5.6%" in html and "38.0% in the test period" in html
+
+
+def test_values_from_the_data_are_escaped():
+    _, context = render(*synthetic_evidence())
+    hostile = "<script>alert(1)</script>"
+    context = dataclasses.replace(
+        context,
+        model_alias=hostile,
+        extract_summary={hostile: {"read": 1, "kept": 1, "quarantined": 0}},
+        approval={"approved_by": hostile, "approved_at": "2025-10-01T09:00:00"},
+    )
+    html = render_report(context)
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4

@@ -1,0 +1,405 @@
+"""What the marketing report shows: every table and number, computed from the scored test cohort.
+
+`build_context` turns the stage's inputs into a `ReportContext` (data frames and summaries);
+`page_values` turns that into the plain values and rows the template lays out (numbers, strings,
+lists of dicts). Nothing here reads files, draws or writes markup: the words and the markup
+live in `templates/`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.split import cohort_weeks
+from models.evaluation import calibration_points, fraction_label, gains_points, lift_and_gains
+from models.stages import DISQUALIFIED, SQL, STAGE_ORDER
+from models.thresholds import (
+    MQL_OR_HIGHER,
+    capacity_table,
+    funnel,
+    stage_curve,
+    stage_effect,
+    stage_movement,
+    what_if_table,
+)
+from pipelines.tracking import MODEL_NAME
+
+COHORT_ORDER = {"train": 0, "calibration": 1, "test": 2}
+IN_PLAY_STEP = "In play (not disqualified)"
+ENOUGH_PERIOD_CONVERSIONS = 100
+MAX_QUARANTINED_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """One line of the data-sufficiency panel; the template words it by `check`."""
+
+    check: str  # "training_conversions", "period_conversions" or "clean_input"
+    ok: bool
+    count: int
+    limit: float  # the minimum count, or the largest share quarantined
+    period: str = ""
+    total: int = 0  # rows read (clean_input)
+    share: float = 0.0  # share of the rows read that were quarantined (clean_input)
+
+
+@dataclass
+class ReportContext:
+    """Everything the page shows, already computed (plain numbers and small tables)."""
+
+    model_name: str
+    model_version: str
+    model_alias: str
+    generated_at: str
+    period_start: str
+    period_end: str
+    weeks: float
+    confidence: float
+    thresholds: Mapping[str, Any]
+    model_effect: pd.DataFrame
+    points_effect: pd.DataFrame
+    expected_effect: pd.DataFrame
+    movement: pd.DataFrame
+    what_if: pd.DataFrame
+    capacity: pd.DataFrame
+    points_sql: Mapping[str, float]
+    calibration: pd.DataFrame
+    calibration_metrics: Mapping[str, float]
+    gains: pd.DataFrame
+    lift: pd.DataFrame
+    drivers: pd.DataFrame
+    funnel_model: pd.DataFrame
+    funnel_points: pd.DataFrame
+    points_thresholds: Mapping[str, float]
+    extract_summary: Mapping[str, Any]
+    features_summary: Mapping[str, Any]
+    sufficiency: list[DataCheck]
+    hand_raisers_per_week: float = math.nan
+    approval: Mapping[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# -- from the scored cohort to the context -------------------------------------------------
+
+
+def lift_rows(
+    y: np.ndarray, model: np.ndarray, points: np.ndarray, fractions: list[float]
+) -> pd.DataFrame:
+    """Lift and gains in the top shares of leads, model beside points, as display text."""
+    by_model = lift_and_gains(y, model, fractions)
+    by_points = lift_and_gains(y, points, fractions)
+    rows = []
+    for fraction in fractions:
+        label = fraction_label(fraction)
+        rows.append(
+            {
+                "share": f"{fraction:.0%}",
+                "model": f"{by_model[f'lift_at_{label}']:.1f}x",
+                "points": f"{by_points[f'lift_at_{label}']:.1f}x",
+                "model_gains": f"{by_model[f'gains_at_{label}']:.0%}",
+                "points_gains": f"{by_points[f'gains_at_{label}']:.0%}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sufficiency_checks(
+    *,
+    features_summary: Mapping[str, Any],
+    extract_summary: Mapping[str, Any],
+    train_params: Mapping[str, Any],
+) -> list[DataCheck]:
+    """The data-sufficiency panel: enough conversions per period, and clean input."""
+    cohorts = features_summary.get("cohorts") or {}
+    need = int(train_params.get("min_positives", 40))
+    positives = int((cohorts.get("train") or {}).get("positives", 0))
+    checks = [DataCheck("training_conversions", positives >= need, positives, need)]
+    for name in ("calibration", "test"):
+        got = int((cohorts.get(name) or {}).get("positives", 0))
+        checks.append(
+            DataCheck(
+                "period_conversions",
+                got >= ENOUGH_PERIOD_CONVERSIONS,
+                got,
+                ENOUGH_PERIOD_CONVERSIONS,
+                period=name,
+            )
+        )
+    tables = [t for t in extract_summary.values() if isinstance(t, Mapping)]
+    read = sum(int(t.get("read", 0)) for t in tables)
+    bad = sum(int(t.get("quarantined", 0)) for t in tables)
+    share = bad / read if read else 0.0
+    checks.append(
+        DataCheck(
+            "clean_input",
+            share < MAX_QUARANTINED_SHARE,
+            bad,
+            MAX_QUARANTINED_SHARE,
+            total=read,
+            share=share,
+        )
+    )
+    return checks
+
+
+def build_context(
+    *,
+    evidence: pd.DataFrame,
+    thresholds: dict[str, Any],
+    drivers: pd.DataFrame,
+    points_thresholds: dict[str, float],
+    version: str,
+    alias: str,
+    metrics: dict[str, Any],
+    extract_summary: dict[str, Any],
+    features_summary: dict[str, Any],
+    params: dict[str, Any],
+    approval: dict[str, Any] | None,
+) -> ReportContext:
+    """Every table and number of the page, from the scored test cohort."""
+    report_params = params.get("report") or {}
+    n_boot = int(report_params.get("bootstrap_samples", 1000))
+    seed = int(report_params.get("seed", 0))
+    confidence = float(report_params.get("confidence", 0.95))
+    y = evidence["label"].to_numpy()
+    weeks = cohort_weeks(evidence["as_of"], fallback_weeks=13.0)
+    effect_kwargs = {"weeks": weeks, "n_boot": n_boot, "seed": seed, "confidence": confidence}
+    model_effect = stage_effect(y, evidence["stage"].to_numpy(), **effect_kwargs)
+    points_effect = stage_effect(y, evidence["rule_stage"].to_numpy(), **effect_kwargs)
+    expected = pd.DataFrame(thresholds.get("expected") or [])
+    if expected.empty:  # bundles from before intervals were stored: show the test figures
+        expected = model_effect
+    curve = stage_curve(
+        y,
+        evidence["probability"].to_numpy(),
+        forced=evidence["forced"].to_numpy(),
+        excluded=evidence["excluded"].to_numpy(),
+    )
+    points_sql = points_effect.set_index("stage").loc[SQL]
+    fractions = [
+        float(f) for f in (params.get("evaluate") or {}).get("lift_fractions", [0.05, 0.1, 0.2])
+    ]
+    gains = pd.concat(
+        [
+            gains_points(y, evidence["probability"], model="model"),
+            gains_points(y, evidence["rule_score"], model="points"),
+        ],
+        ignore_index=True,
+    )
+    return ReportContext(
+        model_name=MODEL_NAME,
+        model_version=str(version),
+        model_alias=alias,
+        generated_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+        period_start=str(pd.Timestamp(evidence["as_of"].min()).date()),
+        period_end=str(pd.Timestamp(evidence["as_of"].max()).date()),
+        weeks=weeks,
+        confidence=confidence,
+        thresholds=thresholds,
+        model_effect=model_effect,
+        points_effect=points_effect,
+        expected_effect=expected,
+        movement=stage_movement(evidence["rule_stage"].to_numpy(), evidence["stage"].to_numpy()),
+        what_if=what_if_table(curve, weeks=weeks),
+        capacity=capacity_table(
+            curve,
+            weeks=weeks,
+            leads_per_week=report_params.get("capacities_per_week", [25, 50, 100, 200]),
+        ),
+        points_sql={
+            "leads_per_week": float(points_sql["leads_per_week"]),
+            "precision": float(points_sql["precision"]),
+        },
+        calibration=calibration_points(y, evidence["probability"]),
+        calibration_metrics=metrics.get("model") or {},
+        gains=gains,
+        lift=lift_rows(
+            y, evidence["probability"].to_numpy(), evidence["rule_score"].to_numpy(), fractions
+        ),
+        drivers=drivers,
+        funnel_model=funnel(y, evidence["stage"].to_numpy()),
+        funnel_points=funnel(y, evidence["rule_stage"].to_numpy()),
+        points_thresholds=points_thresholds,
+        extract_summary=extract_summary,
+        features_summary=features_summary,
+        sufficiency=sufficiency_checks(
+            features_summary=features_summary,
+            extract_summary=extract_summary,
+            train_params=params.get("train") or {},
+        ),
+        approval=approval,
+        hand_raisers_per_week=float((evidence["forced"] & ~evidence["excluded"]).sum() / weeks),
+    )
+
+
+# -- from the context to the template's values ---------------------------------------------
+
+
+def _rows_by_stage(effect: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """A stage-effect table as {stage: {column: value}}."""
+    return effect.set_index("stage").to_dict(orient="index")
+
+
+def base_rate_drift(cohorts: Mapping[str, Any], *, ratio: float = 1.5) -> dict[str, float] | None:
+    """The train and test conversion rates when they differ by `ratio` or more, else None."""
+    train = (cohorts.get("train") or {}).get("conversion_rate")
+    test = (cohorts.get("test") or {}).get("conversion_rate")
+    if not train or not test or max(train, test) / min(train, test) < ratio:
+        return None
+    return {"train": float(train), "test": float(test)}
+
+
+def _threshold_rows(context: ReportContext) -> list[dict[str, Any]]:
+    """The proposed SQL and MQL thresholds: the policy, what it should give, what it gave."""
+    expected = _rows_by_stage(context.expected_effect)
+    test = _rows_by_stage(context.model_effect)
+    rows = []
+    for name, effect_stage in (("SQL", SQL), ("MQL", MQL_OR_HIGHER)):
+        choice = context.thresholds[name.lower()]
+        rows.append(
+            {
+                "stage": name,
+                "threshold": choice["threshold"],
+                "policy": str(choice.get("policy")),
+                "target": float(choice.get("target", math.nan)),
+                "feasible": bool(choice.get("feasible", True)),
+                "expected": expected[effect_stage],
+                "test": test[effect_stage],
+            }
+        )
+    return rows
+
+
+def _movement(movement: pd.DataFrame) -> dict[str, Any]:
+    """Points stage against model stage: counts per cell, and how many leads change stage."""
+    same = int(sum(movement.loc[s, s] for s in movement.index if s in movement.columns))
+    total = int(movement.to_numpy().sum())
+    rows = [
+        {
+            "stage": str(rule),
+            "cells": [
+                {"leads": movement.loc[rule, model], "same": rule == model}
+                for model in movement.columns
+            ],
+            "total": movement.loc[rule].sum(),
+        }
+        for rule in movement.index
+    ]
+    return {
+        "columns": [str(c) for c in movement.columns],
+        "rows": rows,
+        "moved": total - same,
+        "total": total,
+        "moved_share": (total - same) / total if total else math.nan,
+    }
+
+
+def _extract_rows(extract_summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows read, kept and quarantined per raw table."""
+    return [
+        {
+            "table": name,
+            "read": info.get("read", 0),
+            "kept": info.get("kept", 0),
+            "quarantined": info.get("quarantined", 0),
+            "reasons": dict(info.get("quarantined_by_reason") or {}),
+        }
+        for name, info in extract_summary.items()
+        if isinstance(info, Mapping)
+    ]
+
+
+def _cohort_rows(cohorts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Train, calibration and test cohorts in time order, with their periods."""
+    ordered = sorted(cohorts.items(), key=lambda item: COHORT_ORDER.get(item[0], len(COHORT_ORDER)))
+    return [
+        {
+            "cohort": name,
+            "start": str(info.get("as_of_min", ""))[:10],
+            "end": str(info.get("as_of_max", ""))[:10],
+            "rows": info.get("rows", math.nan),
+            "positives": info.get("positives", math.nan),
+            "conversion_rate": info.get("conversion_rate", math.nan),
+        }
+        for name, info in ordered
+    ]
+
+
+def _approval(approval: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Who approved which thresholds when, or None."""
+    if not approval:
+        return None
+    return {
+        "by": str(approval.get("approved_by")),
+        "at": str(approval.get("approved_at")),
+        "mql_threshold": approval.get("mql_threshold"),
+        "sql_threshold": approval.get("sql_threshold"),
+    }
+
+
+def page_values(context: ReportContext) -> dict[str, Any]:
+    """The template's variables: plain numbers, strings and rows (no markup, no plots)."""
+    features_summary = context.features_summary or {}
+    cohorts = features_summary.get("cohorts") or {}
+    funnel_lost = context.funnel_model.set_index("step")["conversions_lost"]
+    return {
+        "model_name": context.model_name,
+        "model_version": context.model_version,
+        "model_alias": context.model_alias,
+        "generated_at": context.generated_at,
+        "period_start": context.period_start,
+        "period_end": context.period_end,
+        "weeks": context.weeks,
+        "confidence": context.confidence,
+        "model": _rows_by_stage(context.model_effect),
+        "points": _rows_by_stage(context.points_effect),
+        "stage_table": [*reversed(STAGE_ORDER), MQL_OR_HIGHER],
+        "disqualified": DISQUALIFIED,
+        "mql_threshold": context.thresholds["mql"]["threshold"],
+        "sql_threshold": context.thresholds["sql"]["threshold"],
+        "hand_raisers_per_week": context.hand_raisers_per_week,
+        "disqualified_converted": int(funnel_lost.loc[IN_PLAY_STEP]),
+        "approval": _approval(context.approval),
+        "threshold_rows": _threshold_rows(context),
+        "threshold_messages": [
+            m
+            for m in (
+                context.thresholds["mql"].get("message"),
+                context.thresholds["sql"].get("message"),
+            )
+            if m
+        ],
+        "capacity": context.capacity.to_dict(orient="records"),
+        "points_thresholds": {
+            "mql": context.points_thresholds.get("mql_points", math.nan),
+            "sql": context.points_thresholds.get("sql_points", math.nan),
+        },
+        "movement": _movement(context.movement),
+        "calibration": {
+            "ece": context.calibration_metrics.get("ece", math.nan),
+            "brier": context.calibration_metrics.get("brier", math.nan),
+        },
+        "lift": context.lift.to_dict(orient="records"),
+        "funnel": [
+            {"model": model, "points": points}
+            for model, points in zip(
+                context.funnel_model.to_dict(orient="records"),
+                context.funnel_points.to_dict(orient="records"),
+                strict=True,
+            )
+        ],
+        "checks": context.sufficiency,
+        "extract": _extract_rows(context.extract_summary),
+        "cohorts": _cohort_rows(cohorts),
+        "drift": base_rate_drift(cohorts),
+        "by_status": [
+            {"leads": leads, "status": status.replace("_", " ")}
+            for status, leads in (features_summary.get("by_status") or {}).items()
+        ],
+    }
