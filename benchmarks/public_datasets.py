@@ -30,7 +30,7 @@ import yaml
 
 from models.train import cross_validated_roc_auc
 from pipelines.artifacts import load_training_table
-from pipelines.config import load_params, section
+from pipelines.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -117,7 +117,7 @@ def measure(spec: dict, shared: Path, cv_folds: int) -> dict:
             metrics["cv_roc_auc"] = cross_validated_roc_auc(
                 table=table,
                 config=config,
-                train_params=section(load_params(project / "params.yaml"), "train"),
+                options=load_config(project / "params.yaml").train,
                 folds=cv_folds,
             )
         return metrics

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -79,32 +79,39 @@ class FeatureConfig:
 
     @classmethod
     def from_params(cls, features: Mapping[str, Any], *, behavioural: bool) -> FeatureConfig:
-        """Build from the `features` section of params.yaml."""
+        """Build from a mapping like the `features` section of params.yaml (absent or null
+        keys take this class's defaults; keys it does not know are ignored)."""
+        names = {f.name for f in fields(cls)} - {"behavioural"}
+        declared = {k: v for k, v in features.items() if k in names and v is not None}
+        return cls(**declared, behavioural=behavioural).normalised()
 
-        def strings(key: str) -> tuple[str, ...]:
-            return tuple(str(v) for v in features.get(key) or ())
+    def normalised(self) -> FeatureConfig:
+        """Tuples of text, excluded columns dropped, domains and page keywords lowercased;
+        an empty `windows_days` or `hand_raiser_types` takes the default."""
 
-        excluded = set(strings("exclude"))
-        return cls(
-            categorical=tuple(c for c in strings("categorical") if c not in excluded),
-            numeric=tuple(c for c in strings("numeric") if c not in excluded),
+        def strings(values: Sequence[Any]) -> tuple[str, ...]:
+            return tuple(str(v) for v in values or ())
+
+        excluded = set(strings(self.exclude))
+        return replace(
+            self,
+            categorical=tuple(c for c in strings(self.categorical) if c not in excluded),
+            numeric=tuple(c for c in strings(self.numeric) if c not in excluded),
             exclude=tuple(sorted(excluded)),
-            email_column=features.get("email_column"),
-            competitor_domains=tuple(d.lower() for d in strings("competitor_domains")),
-            personal_domains=tuple(d.lower() for d in strings("personal_domains")),
-            student_domain_suffixes=tuple(d.lower() for d in strings("student_domain_suffixes")),
-            job_title_column=features.get("job_title_column"),
-            windows_days=tuple(int(w) for w in features.get("windows_days") or (7, 30, 90)),
-            decay_half_life_days=float(features.get("decay_half_life_days", 14)),
-            hand_raiser_types=strings("hand_raiser_types")
-            or ("trial_request", "demo_request", "contact_sales"),
+            competitor_domains=tuple(d.lower() for d in strings(self.competitor_domains)),
+            personal_domains=tuple(d.lower() for d in strings(self.personal_domains)),
+            student_domain_suffixes=tuple(d.lower() for d in strings(self.student_domain_suffixes)),
+            windows_days=tuple(int(w) for w in self.windows_days or ())
+            or FeatureConfig.windows_days,
+            decay_half_life_days=float(self.decay_half_life_days),
+            hand_raiser_types=strings(self.hand_raiser_types) or FeatureConfig.hand_raiser_types,
             page_categories={
-                str(k): tuple(str(p).lower() for p in v)
-                for k, v in (features.get("page_categories") or {}).items()
+                str(k): tuple(str(p).lower() for p in v) for k, v in self.page_categories.items()
             },
-            lowercase_categories=bool(features.get("lowercase_categories", False)),
-            behavioural=behavioural,
-            missing_indicators=tuple(c for c in strings("missing_indicators") if c not in excluded),
+            lowercase_categories=bool(self.lowercase_categories),
+            missing_indicators=tuple(
+                c for c in strings(self.missing_indicators) if c not in excluded
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:

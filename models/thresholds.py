@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,20 @@ from sklearn.metrics import confusion_matrix_at_thresholds
 from models.stages import DISQUALIFIED, IQL, MQL, SQL, STAGE_ORDER, stage_rank
 
 logger = logging.getLogger(__name__)
+
+
+class ThresholdPolicy(Protocol):
+    """The policies `choose_thresholds` applies (`pipelines.config.ThresholdsParams`)."""
+
+    sql_policy: str
+    sql_precision: float
+    sql_capacity_per_week: float
+    deal_value: float
+    contact_cost: float
+    mql_policy: str
+    mql_recall: float
+    mql_precision_floor: float
+
 
 MQL_OR_HIGHER = "MQL or higher"
 ALL_LEADS = "All leads"
@@ -286,7 +301,7 @@ def choose_thresholds(
     *,
     y: np.ndarray,
     p: np.ndarray,
-    policy: Mapping[str, Any],
+    policy: ThresholdPolicy | Mapping[str, Any],
     weeks: float,
     forced: np.ndarray | None = None,
     excluded: np.ndarray | None = None,
@@ -296,29 +311,31 @@ def choose_thresholds(
     `forced` marks leads that are SQL whatever their score (hand-raisers when
     `hand_raiser_to_sql` is on), `excluded` the disqualified ones. MQL never ends above SQL.
     """
+    if isinstance(policy, Mapping):  # a mapping of the keys, as in params.yaml
+        policy = SimpleNamespace(**({"sql_policy": "precision", "mql_policy": "recall"} | policy))
     curve = stage_curve(y, p, forced=forced, excluded=excluded)
-    sql_policy = policy.get("sql_policy", "precision")
+    sql_policy = policy.sql_policy
     if sql_policy == "precision":
-        sql = pick_by_precision(curve, target=float(policy["sql_precision"]), weeks=weeks)
+        sql = pick_by_precision(curve, target=float(policy.sql_precision), weeks=weeks)
     elif sql_policy == "capacity":
-        per_week = float(policy["sql_capacity_per_week"])
+        per_week = float(policy.sql_capacity_per_week)
         sql = pick_by_volume(curve, volume=per_week * weeks, target=per_week, weeks=weeks)
     elif sql_policy == "expected_value":
         sql = pick_by_expected_value(
             curve,
-            deal_value=float(policy["deal_value"]),
-            contact_cost=float(policy["contact_cost"]),
+            deal_value=float(policy.deal_value),
+            contact_cost=float(policy.contact_cost),
             weeks=weeks,
         )
     else:
         raise ValueError(f"unknown thresholds.sql_policy {sql_policy!r}; use one of {SQL_POLICIES}")
-    mql_policy = policy.get("mql_policy", "recall")
+    mql_policy = policy.mql_policy
     if mql_policy == "recall":
-        mql = pick_by_recall(curve, target=float(policy["mql_recall"]), weeks=weeks)
+        mql = pick_by_recall(curve, target=float(policy.mql_recall), weeks=weeks)
     elif mql_policy == "precision_floor":
         mql = pick_by_precision(
             curve,
-            target=float(policy["mql_precision_floor"]),
+            target=float(policy.mql_precision_floor),
             policy="precision_floor",
             weeks=weeks,
         )

@@ -6,7 +6,7 @@ import fnmatch
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -23,6 +23,25 @@ logger = logging.getLogger(__name__)
 # "Never happened" recency is encoded as a long time ago, so monotone constraints on
 # recency also cover the move from "never" to "just now".
 NEVER_DAYS = 3650.0
+
+
+class TrainOptions(Protocol):
+    """What training reads from the `train` params (`pipelines.config.TrainParams`)."""
+
+    min_positives: int
+    min_negatives: int
+    early_stopping_fraction: float
+    early_stopping_slice: str
+    early_stopping_rounds: int
+    num_boost_round: int
+    monotone_increasing: Sequence[str]
+    monotone_decreasing: Sequence[str]
+    lightgbm: Mapping[str, Any]
+
+    @property
+    def seed(self) -> int:
+        """The seed of LightGBM and of a random early-stopping slice."""
+        ...
 
 
 class NotEnoughDataError(ValueError):
@@ -199,14 +218,14 @@ def contributions(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
 
 
 def train_model(
-    *, table: pd.DataFrame, config: FeatureConfig, train_params: dict[str, Any]
+    *, table: pd.DataFrame, config: FeatureConfig, options: TrainOptions
 ) -> tuple[Any, Any, dict[str, float]]:
     """(booster, spec, metrics) from the train cohort; raises NotEnoughDataError."""
     rows = cohort_rows(table, TRAIN)
     check_enough_data(
         rows["label"],
-        min_positives=int(train_params.get("min_positives", 40)),
-        min_negatives=int(train_params.get("min_negatives", 40)),
+        min_positives=options.min_positives,
+        min_negatives=options.min_negatives,
     )
     spec = make_spec(
         rows, features=config.feature_columns(), categorical=config.categorical_columns()
@@ -214,24 +233,24 @@ def train_model(
     X = prepare_matrix(rows, spec)
     fit_rows, stop_rows = early_stopping_split(
         rows["label"],
-        fraction=float(train_params.get("early_stopping_fraction", 0.15)),
-        slice_by=str(train_params.get("early_stopping_slice", "newest")),
-        seed=int(train_params["lightgbm"].get("seed", 0)),
+        fraction=options.early_stopping_fraction,
+        slice_by=options.early_stopping_slice,
+        seed=options.seed,
     )
     constraints = monotone_constraints(
         spec.features,
-        increasing=train_params.get("monotone_increasing") or [],
-        decreasing=train_params.get("monotone_decreasing") or [],
+        increasing=options.monotone_increasing,
+        decreasing=options.monotone_decreasing,
     )
     booster = fit_booster(
         X=X,
         y=rows["label"],
-        params=train_params["lightgbm"],
+        params=options.lightgbm,
         constraints=constraints,
         fit_rows=fit_rows,
         stop_rows=stop_rows,
-        early_stopping_rounds=int(train_params.get("early_stopping_rounds", 50)),
-        num_boost_round=int(train_params.get("num_boost_round", 2000)),
+        early_stopping_rounds=options.early_stopping_rounds,
+        num_boost_round=options.num_boost_round,
     )
     stop = stop_rows
     metrics = {
@@ -249,7 +268,7 @@ def cross_validated_roc_auc(
     *,
     table: pd.DataFrame,
     config: FeatureConfig,
-    train_params: dict[str, Any],
+    options: TrainOptions,
     folds: int = 5,
     seed: int = 0,
 ) -> list[float]:
@@ -262,7 +281,7 @@ def cross_validated_roc_auc(
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_rows, held_rows in splitter.split(table, table["label"]):
         fold = table.iloc[fit_rows].assign(cohort=TRAIN)
-        booster, spec, _ = train_model(table=fold, config=config, train_params=train_params)
+        booster, spec, _ = train_model(table=fold, config=config, options=options)
         held = table.iloc[held_rows]
         probability = predict_raw(booster, prepare_matrix(held, spec))
         scores.append(float(roc_auc_score(held["label"], probability)))

@@ -19,7 +19,7 @@ from models.stages import assign_stages, disqualified_mask
 from models.thresholds import choose_thresholds, stage_curve, stage_effect, what_if_table
 from models.train import ModelSpec, predict_raw, prepare_matrix
 from pipelines.artifacts import FEATURES_DIR, MODEL_DIR, load_booster, load_training_table
-from pipelines.config import load_params, section
+from pipelines.config import CalibrationParams, ThresholdsParams, load_config, load_params
 from pipelines.io import write_json
 from pipelines.tracking import configure_tracking, run_id_of
 
@@ -43,11 +43,11 @@ def propose_thresholds(
     forced: np.ndarray,
     excluded: np.ndarray,
     weeks: float,
-    threshold_params: dict[str, Any],
+    policy: ThresholdsParams,
 ) -> dict[str, Any]:
     """Proposed MQL/SQL thresholds, their expected effect (with intervals) and a what-if grid."""
     choices = choose_thresholds(
-        y=y, p=probability, policy=threshold_params, weeks=weeks, forced=forced, excluded=excluded
+        y=y, p=probability, policy=policy, weeks=weeks, forced=forced, excluded=excluded
     )
     stages = assign_stages(
         scores=probability,
@@ -57,14 +57,13 @@ def propose_thresholds(
         disqualified=excluded,
         hand_raiser_to_sql=True,  # `forced` is already empty when the override is off
     )
-    confidence = float(threshold_params.get("confidence", 0.95))
     expected = stage_effect(
         y,
         stages,
         weeks=weeks,
-        n_boot=int(threshold_params.get("bootstrap_samples", 1000)),
-        seed=int(threshold_params.get("seed", 0)),
-        confidence=confidence,
+        n_boot=policy.bootstrap_samples,
+        seed=policy.seed,
+        confidence=policy.confidence,
         predictive=True,
     )
     curve = stage_curve(y, probability, forced=forced, excluded=excluded)
@@ -72,11 +71,11 @@ def propose_thresholds(
     thresholds |= {
         "cohort_weeks": weeks,
         "chosen_on": "calibration",
-        "confidence": confidence,
+        "confidence": policy.confidence,
         "expected": expected.to_dict(orient="records"),
-        "what_if": what_if_table(
-            curve, weeks=weeks, max_rows=int(threshold_params.get("what_if_rows", 200))
-        ).to_dict(orient="records"),
+        "what_if": what_if_table(curve, weeks=weeks, max_rows=policy.what_if_rows).to_dict(
+            orient="records"
+        ),
     }
     return thresholds
 
@@ -86,8 +85,8 @@ def calibrate_and_choose(
     table: pd.DataFrame,
     booster: lgb.Booster,
     spec: ModelSpec,
-    calibration_params: dict[str, Any],
-    threshold_params: dict[str, Any],
+    calibration: CalibrationParams,
+    policy: ThresholdsParams,
     disqualify_when: dict[str, float] | None = None,
 ) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
     """(calibrator, calibration info, thresholds with what they give on the cohort)."""
@@ -97,17 +96,16 @@ def calibrate_and_choose(
         booster=booster,
         X=X,
         y=rows["label"],
-        method=str(calibration_params.get("method", "auto")),
-        min_rows_isotonic=int(calibration_params.get("min_rows_isotonic", 1000)),
-        min_positives_isotonic=int(calibration_params.get("min_positives_isotonic", 50)),
+        method=calibration.method,
+        min_rows_isotonic=calibration.min_rows_isotonic,
+        min_positives_isotonic=calibration.min_positives_isotonic,
     )
     probability = calibrator.transform(predict_raw(booster, X))
-    weeks = cohort_weeks(
-        rows["as_of"], fallback_weeks=float(threshold_params.get("cohort_weeks", 13))
-    )
-    hand_raiser_to_sql = bool(threshold_params.get("hand_raiser_to_sql", True))
+    weeks = cohort_weeks(rows["as_of"], fallback_weeks=policy.cohort_weeks)
     forced, excluded = stage_overrides(
-        rows, hand_raiser_to_sql=hand_raiser_to_sql, disqualify_when=dict(disqualify_when or {})
+        rows,
+        hand_raiser_to_sql=policy.hand_raiser_to_sql,
+        disqualify_when=dict(disqualify_when or {}),
     )
     thresholds = propose_thresholds(
         y=rows["label"].to_numpy(),
@@ -115,9 +113,9 @@ def calibrate_and_choose(
         forced=forced,
         excluded=excluded,
         weeks=weeks,
-        threshold_params=threshold_params,
+        policy=policy,
     )
-    thresholds["hand_raiser_to_sql"] = hand_raiser_to_sql
+    thresholds["hand_raiser_to_sql"] = policy.hand_raiser_to_sql
     info["calibration_rows"] = len(rows)
     info["calibration_positives"] = int(rows["label"].sum())
     return calibrator, info, thresholds
@@ -129,25 +127,24 @@ def main(
     model_dir: Annotated[Path, typer.Option(help="Model directory.")] = MODEL_DIR,
 ) -> None:
     """Calibrate probabilities and propose MQL/SQL thresholds on the calibration cohort."""
-    all_params = load_params(params)
+    config = load_config(params)
     table, _ = load_training_table(features_dir)
     booster, spec = load_booster(model_dir)
     calibrator, info, thresholds = calibrate_and_choose(
         table=table,
         booster=booster,
         spec=spec,
-        calibration_params=section(all_params, "calibration"),
-        threshold_params=section(all_params, "thresholds"),
-        disqualify_when=(all_params.get("rules") or {}).get("disqualify_when") or {},
+        calibration=config.calibration,
+        policy=config.thresholds,
+        disqualify_when=config.rules.disqualify,
     )
     write_json(calibrator.to_dict(), model_dir / "calibrator.json")
     write_json(info, model_dir / "calibration_info.json")
     write_json(thresholds, model_dir / "thresholds.json")
     configure_tracking()
     with mlflow.start_run(run_id=run_id_of()):
-        mlflow.log_params(
-            {f"calibration.{k}": v for k, v in section(all_params, "calibration").items()}
-        )
+        written = load_params(params).get("calibration") or {}  # the section as written
+        mlflow.log_params({f"calibration.{k}": v for k, v in written.items()})
         mlflow.log_metrics(
             {
                 "calibration_brier": float(np.min(list(info["brier_by_method"].values()))),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,16 +16,16 @@ from features.labels import ELIGIBLE, data_end_of, label_from_column, label_lead
 from features.schemas import feature_table_schema
 from features.split import COHORTS, split_by_order, split_stratified
 from pipelines.artifacts import FEATURES_DIR, INTERIM_DIR
-from pipelines.config import load_params, section
+from pipelines.config import FeaturesParams, LabelParams, SplitParams, load_config
 from pipelines.errors import DataQualityError
 from pipelines.io import write_json, write_table
 
 logger = logging.getLogger(__name__)
 
 
-def feature_config_from_params(params: dict[str, Any], *, behavioural: bool) -> FeatureConfig:
+def feature_config(features: FeaturesParams, *, behavioural: bool) -> FeatureConfig:
     """The feature configuration declared in params.yaml."""
-    return FeatureConfig.from_params(section(params, "features"), behavioural=behavioural)
+    return FeatureConfig(**asdict(features), behavioural=behavioural).normalised()
 
 
 def validate_feature_table(
@@ -91,8 +92,8 @@ def build_training_table(
     activities: pd.DataFrame,
     outcomes: pd.DataFrame,
     config: FeatureConfig,
-    label_params: dict[str, Any],
-    split_params: dict[str, Any],
+    label: LabelParams,
+    split: SplitParams,
     labelled_source: bool,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Eligible leads with features, label and cohort, plus a summary of what was removed."""
@@ -105,8 +106,8 @@ def build_training_table(
         labels = label_leads(
             leads=leads,
             outcomes=outcomes,
-            observation_days=float(label_params["observation_days"]),
-            horizon_days=float(label_params["horizon_days"]),
+            observation_days=label.observation_days,
+            horizon_days=label.horizon_days,
             data_end=data_end,
         )
     removed = labels["status"].value_counts().to_dict()
@@ -120,10 +121,10 @@ def build_training_table(
     table["label"] = labels.loc[eligible, "label"].to_numpy()
     table["cohort"] = assign_cohorts(
         table,
-        split_by=str(split_params.get("by", "auto")),
-        train_fraction=float(split_params["train_fraction"]),
-        calibration_fraction=float(split_params["calibration_fraction"]),
-        seed=int(split_params.get("seed", 42)),
+        split_by=split.by,
+        train_fraction=split.train_fraction,
+        calibration_fraction=split.calibration_fraction,
+        seed=split.seed,
     ).to_numpy()
     summary = {
         "leads": len(labels),
@@ -148,22 +149,22 @@ def main(
     out_dir: Annotated[Path, typer.Option(help="Where the feature table goes.")] = FEATURES_DIR,
 ) -> None:
     """Label leads as of their scoring moment, build features, split into cohorts."""
-    config_params = load_params(params)
-    source = section(config_params, "source")
+    settings = load_config(params)
+    source = settings.source
     leads = pd.read_parquet(interim_dir / "leads.parquet")
     activities = pd.read_parquet(interim_dir / "activities.parquet")
     outcomes = pd.read_parquet(interim_dir / "outcomes.parquet")
-    config = feature_config_from_params(
-        config_params, behavioural=bool(source.get("activities")) and len(activities) > 0
+    config = feature_config(
+        settings.features, behavioural=bool(source.activities) and len(activities) > 0
     )
     table, summary = build_training_table(
         leads=leads,
         activities=activities,
         outcomes=outcomes,
         config=config,
-        label_params=section(config_params, "label"),
-        split_params=section(config_params, "split"),
-        labelled_source=bool(source.get("label_column")),
+        label=settings.label,
+        split=settings.split,
+        labelled_source=bool(source.label_column),
     )
     table = validate_feature_table(table, config=config, training=True)
     write_table(table, out_dir / "features.parquet")

@@ -11,7 +11,7 @@ import typer
 
 from models.train import NotEnoughDataError, train_model
 from pipelines.artifacts import FEATURES_DIR, MODEL_DIR, load_training_table
-from pipelines.config import load_params, section
+from pipelines.config import load_config, load_params
 from pipelines.errors import DataQualityError
 from pipelines.io import write_json
 from pipelines.tracking import (
@@ -33,11 +33,10 @@ def main(
     model_dir: Annotated[Path, typer.Option(help="Where the booster goes.")] = MODEL_DIR,
 ) -> None:
     """Train the conversion model on the train cohort and open its MLflow run."""
-    all_params = load_params(params)
     table, config = load_training_table(features_dir)
     try:
         booster, spec, metrics = train_model(
-            table=table, config=config, train_params=section(all_params, "train")
+            table=table, config=config, options=load_config(params).train
         )
     except NotEnoughDataError as exc:
         raise DataQualityError(str(exc)) from exc
@@ -52,7 +51,7 @@ def main(
     }
     run_id = start_run(run_name="train", tags=tags)
     with mlflow.start_run(run_id=run_id):
-        log_section_params(all_params, LOGGED_SECTIONS)
+        log_section_params(load_params(params), LOGGED_SECTIONS)  # as written
         mlflow.log_metrics(metrics)
     logger.info(
         "train: %d rows, best iteration %d, early-stopping ROC-AUC %.3f (MLflow run %s)",

@@ -21,9 +21,9 @@ from models.thresholds import (
     threshold_for_volume,
 )
 from models.train import predict_raw, prepare_matrix, train_model
-from pipelines.config import load_params
+from pipelines.config import load_params, parse_params
 from pipelines.stages.calibrate import calibrate_and_choose
-from pipelines.stages.featurize import build_training_table, feature_config_from_params
+from pipelines.stages.featurize import build_training_table, feature_config
 from pipelines.synthetic.export import export_from_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,25 +33,26 @@ N_LEADS = 20_000
 @pytest.fixture(scope="module")
 def world() -> dict:
     params = load_params(ROOT / "params.yaml")
+    typed = parse_params(params)
     export = export_from_params(params, n_leads=N_LEADS, start="2025-01-01", days=365, seed=7)
-    config = feature_config_from_params(params, behavioural=True)
+    config = feature_config(typed.features, behavioural=True)
     leads = export.leads.assign(created_at=export.leads["created_at"].astype("datetime64[ns, UTC]"))
     table, _ = build_training_table(
         leads=leads,
         activities=export.activities,
         outcomes=export.outcomes,
         config=config,
-        label_params=params["label"],
-        split_params=params["split"],
+        label=typed.label,
+        split=typed.split,
         labelled_source=False,
     )
-    booster, spec, _ = train_model(table=table, config=config, train_params=params["train"])
+    booster, spec, _ = train_model(table=table, config=config, options=typed.train)
     calibrator, info, thresholds = calibrate_and_choose(
         table=table,
         booster=booster,
         spec=spec,
-        calibration_params=params["calibration"],
-        threshold_params=params["thresholds"],
+        calibration=typed.calibration,
+        policy=typed.thresholds,
     )
     rules = PointsBaseline.from_params(params["rules"])
     bundle = {
@@ -65,6 +66,7 @@ def world() -> dict:
     }
     return {
         "params": params,
+        "typed": typed,
         "export": export,
         "leads": leads,
         "config": config,
@@ -78,7 +80,7 @@ def world() -> dict:
 
 def test_training_is_deterministic(world):
     again, _, _ = train_model(
-        table=world["table"], config=world["config"], train_params=world["params"]["train"]
+        table=world["table"], config=world["config"], options=world["typed"].train
     )
     assert again.model_to_string() == world["booster"].model_to_string()
     test = cohort_rows(world["table"], TEST)

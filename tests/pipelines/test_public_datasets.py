@@ -15,7 +15,7 @@ from features.build import slug
 from models.train import cross_validated_roc_auc
 from pipelines.artifacts import load_training_table
 from pipelines.cli import app
-from pipelines.config import apply_overrides, load_params, section
+from pipelines.config import apply_overrides, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -82,8 +82,8 @@ def test_x_education_runs_without_leaky_columns(tmp_path, monkeypatch):
     assert table["totalvisits"].dtype == float
     # the benchmark's CV column: every row in some held-out fold, one score per fold
     table, config = load_training_table(project / "data/features")
-    train_params = section(load_params(project / "params.yaml"), "train")
-    scores = cross_validated_roc_auc(table=table, config=config, train_params=train_params, folds=3)
+    options = load_config(project / "params.yaml").train
+    scores = cross_validated_roc_auc(table=table, config=config, options=options, folds=3)
     assert len(scores) == 3
     assert min(scores) > 0.8
 
