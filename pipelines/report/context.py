@@ -9,8 +9,8 @@ live in `templates/`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from models.thresholds import (
     stage_movement,
     what_if_table,
 )
+from pipelines.config import ReportParams
 from pipelines.tracking import MODEL_NAME
 
 COHORT_ORDER = {"train": 0, "calibration": 1, "test": 2}
@@ -82,7 +83,6 @@ class ReportContext:
     sufficiency: list[DataCheck]
     hand_raisers_per_week: float = math.nan
     approval: Mapping[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 # -- from the scored cohort to the context -------------------------------------------------
@@ -113,11 +113,11 @@ def sufficiency_checks(
     *,
     features_summary: Mapping[str, Any],
     extract_summary: Mapping[str, Any],
-    train_params: Mapping[str, Any],
+    min_positives: int,
 ) -> list[DataCheck]:
     """The data-sufficiency panel: enough conversions per period, and clean input."""
     cohorts = features_summary.get("cohorts") or {}
-    need = int(train_params.get("min_positives", 40))
+    need = int(min_positives)
     positives = int((cohorts.get("train") or {}).get("positives", 0))
     checks = [DataCheck("training_conversions", positives >= need, positives, need)]
     for name in ("calibration", "test"):
@@ -159,17 +159,21 @@ def build_context(
     metrics: dict[str, Any],
     extract_summary: dict[str, Any],
     features_summary: dict[str, Any],
-    params: dict[str, Any],
+    report: ReportParams,
+    lift_fractions: Sequence[float],
+    min_positives: int,
     approval: dict[str, Any] | None,
 ) -> ReportContext:
     """Every table and number of the page, from the scored test cohort."""
-    report_params = params.get("report") or {}
-    n_boot = int(report_params.get("bootstrap_samples", 1000))
-    seed = int(report_params.get("seed", 0))
-    confidence = float(report_params.get("confidence", 0.95))
+    confidence = float(report.confidence)
     y = evidence["label"].to_numpy()
     weeks = cohort_weeks(evidence["as_of"], fallback_weeks=13.0)
-    effect_kwargs = {"weeks": weeks, "n_boot": n_boot, "seed": seed, "confidence": confidence}
+    effect_kwargs = {
+        "weeks": weeks,
+        "n_boot": report.bootstrap_samples,
+        "seed": report.seed,
+        "confidence": confidence,
+    }
     model_effect = stage_effect(y, evidence["stage"].to_numpy(), **effect_kwargs)
     points_effect = stage_effect(y, evidence["rule_stage"].to_numpy(), **effect_kwargs)
     expected = pd.DataFrame(thresholds.get("expected") or [])
@@ -182,9 +186,7 @@ def build_context(
         excluded=evidence["excluded"].to_numpy(),
     )
     points_sql = points_effect.set_index("stage").loc[SQL]
-    fractions = [
-        float(f) for f in (params.get("evaluate") or {}).get("lift_fractions", [0.05, 0.1, 0.2])
-    ]
+    fractions = [float(f) for f in lift_fractions]
     gains = pd.concat(
         [
             gains_points(y, evidence["probability"], model="model"),
@@ -210,7 +212,7 @@ def build_context(
         capacity=capacity_table(
             curve,
             weeks=weeks,
-            leads_per_week=report_params.get("capacities_per_week", [25, 50, 100, 200]),
+            leads_per_week=list(report.capacities_per_week),
         ),
         points_sql={
             "leads_per_week": float(points_sql["leads_per_week"]),
@@ -231,7 +233,7 @@ def build_context(
         sufficiency=sufficiency_checks(
             features_summary=features_summary,
             extract_summary=extract_summary,
-            train_params=params.get("train") or {},
+            min_positives=min_positives,
         ),
         approval=approval,
         hand_raisers_per_week=float((evidence["forced"] & ~evidence["excluded"]).sum() / weeks),

@@ -33,7 +33,7 @@ from pipelines.artifacts import (
     REPORTS_DIR,
     load_training_table,
 )
-from pipelines.config import load_params
+from pipelines.config import load_config
 from pipelines.errors import EXIT_MODEL, LeadscoreError
 from pipelines.io import write_json, write_table
 from pipelines.report.context import build_context
@@ -164,7 +164,7 @@ def main(
     interim_dir: Annotated[Path, typer.Option(help="Extract summary directory.")] = INTERIM_DIR,
 ) -> None:
     """Write the marketing report (HTML) for the model version this pipeline registered."""
-    all_params = load_params(params)
+    config = load_config(params)
     registered = json.loads((model_dir / "registered.json").read_text())
     version = str(registered["version"])
     configure_tracking()
@@ -176,9 +176,7 @@ def main(
     context = build_context(
         evidence=evidence,
         thresholds=scorer.bundle["thresholds"],
-        drivers=top_drivers(
-            scorer, test_rows, top=int((all_params.get("report") or {}).get("top_drivers", 10))
-        ),
+        drivers=top_drivers(scorer, test_rows, top=config.report.top_drivers),
         points_thresholds={
             "mql_points": float(scorer.rules.mql_points),
             "sql_points": float(scorer.rules.sql_points),
@@ -188,7 +186,9 @@ def main(
         metrics=_read_json(reports_dir / "metrics.json"),
         extract_summary=_read_json(interim_dir / "extract_summary.json"),
         features_summary=_read_json(features_dir / "features_summary.json"),
-        params=all_params,
+        report=config.report,
+        lift_fractions=config.evaluate.lift_fractions,
+        min_positives=config.train.min_positives,
         approval=load_approval(client=client, model_name=MODEL_NAME, version=version),
     )
     html = render_report(context)

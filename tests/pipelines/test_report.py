@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 
 from models.stages import assign_stages
 from models.thresholds import choose_thresholds
+from pipelines.config import ReportParams
 from pipelines.report.context import base_rate_drift, build_context
 from pipelines.report.render import render_report
 from pipelines.stages.report import (
@@ -94,7 +95,9 @@ def render(evidence: pd.DataFrame, thresholds: dict) -> tuple[str, object]:
         metrics={"model": {"ece": 0.01, "brier": 0.07}},
         extract_summary={"leads": {"read": 100, "kept": 99, "quarantined": 1}},
         features_summary={"cohorts": {"test": {"rows": 3000, "positives": 300}}},
-        params={"report": {"bootstrap_samples": 200}},
+        report=ReportParams(bootstrap_samples=200),
+        lift_fractions=(0.05, 0.1, 0.2),
+        min_positives=40,
         approval=None,
     )
     return render_report(context), context
