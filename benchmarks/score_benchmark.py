@@ -8,7 +8,7 @@ peak RSS (os.wait4) is that command's own:
 - `leadscore score` on the Parquet export (wall time, leads/s, peak RSS);
 - the floor: reading the same three files with pyarrow plus raw `booster.predict` on the
   same leads' feature matrix (built beforehand, not timed).
-Exports are generated once with `pipelines.stages.generate.generate_export` in parts of at most
+Exports are generated once with `pipelines.synthetic.export.generate_export` in parts of at most
 1M leads (disjoint ids, so 2M = two 1M exports) and cached under --cache.
 
 Shared machines vary from run to run (CPU steal): with --repeat N (default 3) the scoring
