@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,7 +41,7 @@ from models.evaluation import (
 )
 from models.rules import PointsBaseline
 from models.stages import SQL
-from models.train import predict_raw, prepare_matrix, train_model
+from models.train import TrainOptions, predict_raw, prepare_matrix, train_model
 from pipelines.artifacts import (
     FEATURES_DIR,
     INTERIM_DIR,
@@ -49,7 +50,7 @@ from pipelines.artifacts import (
     load_booster,
     load_training_table,
 )
-from pipelines.config import load_params, section
+from pipelines.config import Params, PromotionParams, RulesParams, load_config
 from pipelines.io import write_json, write_table
 from pipelines.tracking import (
     CHALLENGER,
@@ -79,7 +80,7 @@ def build_bundle(
     config: FeatureConfig,
     model_dir: Path,
     rules: PointsBaseline,
-    threshold_params: dict[str, Any],
+    hand_raiser_to_sql: bool,
 ) -> tuple[Any, dict[str, Any]]:
     """(booster, bundle dict) holding everything scoring needs."""
     booster, spec = load_booster(model_dir)
@@ -99,7 +100,7 @@ def build_bundle(
         "thresholds": thresholds,
         "rules": rules.to_params(),
         "stage_policy": {
-            "hand_raiser_to_sql": bool(threshold_params.get("hand_raiser_to_sql", True)),
+            "hand_raiser_to_sql": hand_raiser_to_sql,
             "disqualify_when": dict(rules.disqualify_when or {}),
         },
         "references": references,
@@ -120,14 +121,12 @@ def side_by_side(
     points: np.ndarray,
     model_stage: np.ndarray,
     rule_stage: np.ndarray,
-    evaluate_params: dict[str, Any],
+    ece_bins: int,
+    lift_fractions: Sequence[float],
 ) -> dict[str, Any]:
     """Metrics of model and points on the same leads, and the like-for-like SQL comparison."""
     y = test["label"].to_numpy()
-    kwargs = {
-        "ece_bins": int(evaluate_params.get("ece_bins", 10)),
-        "lift_fractions": evaluate_params.get("lift_fractions", (0.05, 0.1, 0.2)),
-    }
+    kwargs = {"ece_bins": ece_bins, "lift_fractions": lift_fractions}
     model = classification_metrics(y, probability, **kwargs)
     baseline = classification_metrics(y, points_probability, **kwargs)
     # Like for like: the top `sql_volume` leads by each score (overrides aside).
@@ -156,7 +155,8 @@ def stage_rates(
     y: np.ndarray,
     model_stage: np.ndarray,
     rule_stage: np.ndarray,
-    evaluate_params: dict[str, Any],
+    n_boot: int,
+    seed: int,
 ) -> pd.DataFrame:
     """Conversion rate per stage with bootstrap CIs, for the model and the points."""
     frames = []
@@ -164,8 +164,8 @@ def stage_rates(
         rates = bootstrap_rate_by_group(
             y,
             stages,
-            n_boot=int(evaluate_params.get("bootstrap_samples", 1000)),
-            seed=int(evaluate_params.get("seed", 0)),
+            n_boot=n_boot,
+            seed=seed,
         ).reset_index()  # the stage is the index; keep it as a column
         rates.insert(0, "scorer", scorer)
         frames.append(rates)
@@ -225,7 +225,7 @@ def champion_roc_auc(
 
 
 def rolling_backtest(
-    *, table: pd.DataFrame, config: FeatureConfig, train_params: dict[str, Any], blocks: int
+    *, table: pd.DataFrame, config: FeatureConfig, options: TrainOptions, blocks: int
 ) -> np.ndarray:
     """Raw probabilities for the test cohort, each of `blocks` time-ordered test blocks scored by
     a model retrained on every row before it (expanding window, as in Moro et al. 2014).
@@ -241,32 +241,32 @@ def rolling_backtest(
     predictions = np.empty(len(test))
     for start, stop in itertools.pairwise(edges):
         window = pd.concat([history, test.iloc[:start]], ignore_index=True).assign(cohort=TRAIN)
-        booster, spec, _ = train_model(table=window, config=config, train_params=train_params)
+        booster, spec, _ = train_model(table=window, config=config, options=options)
         block = prepare_matrix(test.iloc[start:stop], spec)
         predictions[start:stop] = predict_raw(booster, block)
     return predictions
 
 
 def promotion_decision(
-    *, metrics: dict[str, Any], champion_auc: float | None, promotion: dict[str, Any]
+    *, metrics: dict[str, Any], champion_auc: float | None, promotion: PromotionParams
 ) -> dict[str, Any]:
     """Champion only if it beats the points and the champion by the margins and is calibrated."""
     model_auc = metrics["model"]["roc_auc"]
     points_auc = metrics["points"]["roc_auc"]
     reasons = []
-    margin_points = float(promotion.get("min_lift_over_points_roc_auc", 0.02))
+    margin_points = promotion.min_lift_over_points_roc_auc
     if not model_auc >= points_auc + margin_points:
         reasons.append(
             f"ROC-AUC {model_auc:.4f} does not beat the points baseline {points_auc:.4f}"
             f" by {margin_points}"
         )
-    margin_champion = float(promotion.get("min_gain_over_champion_roc_auc", 0.0))
+    margin_champion = promotion.min_gain_over_champion_roc_auc
     if champion_auc is not None and not model_auc >= champion_auc + margin_champion:
         reasons.append(
             f"ROC-AUC {model_auc:.4f} does not beat the champion {champion_auc:.4f}"
             f" by {margin_champion}"
         )
-    max_ece = float(promotion.get("max_ece", 0.03))
+    max_ece = promotion.max_ece
     if not metrics["model"]["ece"] <= max_ece:
         reasons.append(f"ECE {metrics['model']['ece']:.4f} above the bound {max_ece}")
     return {
@@ -310,31 +310,24 @@ def log_and_register(
     return str(info.registered_model_version)
 
 
-def main(
-    params: Annotated[Path, typer.Option(help="Path to params.yaml.")] = Path("params.yaml"),
-    features_dir: Annotated[Path, typer.Option(help="Feature table directory.")] = FEATURES_DIR,
-    model_dir: Annotated[Path, typer.Option(help="Model directory.")] = MODEL_DIR,
-    reports_dir: Annotated[Path, typer.Option(help="Metrics and plots go here.")] = REPORTS_DIR,
-) -> None:
-    """Compare model and points on the test cohort, log the model, apply the promotion gate."""
-    all_params = load_params(params)
-    evaluate_params = all_params.get("evaluate") or {}
-    table, config = load_training_table(features_dir)
-    rules = PointsBaseline.from_params(section(all_params, "rules"))
+def fitted_points_baseline(table: pd.DataFrame, rules: RulesParams) -> PointsBaseline:
+    """The points baseline of params, its points-to-probability map fitted on calibration."""
+    baseline = PointsBaseline(**rules.baseline_kwargs())
     calibration_rows = cohort_rows(table, CALIBRATION)
-    rules.fit(calibration_rows, calibration_rows["label"])
-    booster, bundle = build_bundle(
-        table=table,
-        config=config,
-        model_dir=model_dir,
-        rules=rules,
-        threshold_params=section(all_params, "thresholds"),
-    )
-    scorer = ScoringBundle(booster=booster, bundle=bundle)
-    test = cohort_rows(table, TEST)
-    scored = scorer.score(test)
+    return baseline.fit(calibration_rows, calibration_rows["label"])
+
+
+def metrics_on_test_cohort(
+    *,
+    table: pd.DataFrame,
+    config: FeatureConfig,
+    test: pd.DataFrame,
+    scored: pd.DataFrame,
+    points_probability: np.ndarray,
+    params: Params,
+) -> dict[str, Any]:
+    """Model vs points on the test cohort, plus the truth (synthetic) and the rolling backtest."""
     probability = scored["probability"].to_numpy()
-    points_probability = rules.predict_proba(test)[:, 1]
     metrics = side_by_side(
         test=test,
         probability=probability,
@@ -342,63 +335,133 @@ def main(
         points=scored["rule_score"].to_numpy(),
         model_stage=scored["stage"].to_numpy(),
         rule_stage=scored["rule_stage"].to_numpy(),
-        evaluate_params=evaluate_params,
+        ece_bins=params.evaluate.ece_bins,
+        lift_fractions=params.evaluate.lift_fractions,
     )
-    generate = all_params.get("generate") or {}
-    if (all_params.get("source") or {}).get("kind") == "synthetic" and generate.get("truth_path"):
-        metrics["truth"] = truth_metrics(test, probability, Path(generate["truth_path"]))
-    blocks = int(evaluate_params.get("rolling_blocks", 0) or 0)
+    if params.source.kind == "synthetic" and params.generate.truth_path:
+        metrics["truth"] = truth_metrics(test, probability, Path(params.generate.truth_path))
+    blocks = params.evaluate.rolling_blocks
     if blocks > 0:
-        rolling = rolling_backtest(
-            table=table, config=config, train_params=section(all_params, "train"), blocks=blocks
-        )
+        rolling = rolling_backtest(table=table, config=config, options=params.train, blocks=blocks)
         metrics["model_rolling_retrain"] = classification_metrics(
-            test["label"].to_numpy(), rolling, ece_bins=int(evaluate_params.get("ece_bins", 10))
+            test["label"].to_numpy(), rolling, ece_bins=params.evaluate.ece_bins
         )
         metrics["model_rolling_retrain"]["blocks"] = blocks
-    rates = stage_rates(
-        y=test["label"].to_numpy(),
-        model_stage=scored["stage"].to_numpy(),
-        rule_stage=scored["rule_stage"].to_numpy(),
-        evaluate_params=evaluate_params,
-    )
-    y = test["label"].to_numpy()
-    plots = reports_dir / "plots"
+    return metrics
+
+
+def write_curves(
+    *,
+    y: np.ndarray,
+    probability: np.ndarray,
+    points: np.ndarray,
+    points_probability: np.ndarray,
+    plots_dir: Path,
+) -> list[Path]:
+    """ROC, precision-recall, calibration and gains points of model and points (DVC plots)."""
     curves = {
-        "roc.csv": (roc_points, probability, scored["rule_score"].to_numpy()),
-        "precision_recall.csv": (pr_points, probability, scored["rule_score"].to_numpy()),
+        "roc.csv": (roc_points, probability, points),
+        "precision_recall.csv": (pr_points, probability, points),
         "calibration.csv": (calibration_points, probability, points_probability),
-        "gains.csv": (gains_points, probability, scored["rule_score"].to_numpy()),
+        "gains.csv": (gains_points, probability, points),
     }
+    paths = []
     for name, (curve, model_score, points_score) in curves.items():
         frame = pd.concat(
             [curve(y, model_score, model="model"), curve(y, points_score, model="points")],
             ignore_index=True,
         )
-        write_table(frame, plots / name)
-    write_table(rates, reports_dir / "stage_rates.csv")
+        write_table(frame, plots_dir / name)
+        paths.append(plots_dir / name)
+    return paths
 
-    configure_tracking()
-    client = MlflowClient()
-    champion_auc = champion_roc_auc(client, test, interim_dir=INTERIM_DIR)
-    decision = promotion_decision(
-        metrics=metrics, champion_auc=champion_auc, promotion=section(all_params, "promotion")
-    )
+
+def record_in_run(
+    *,
+    metrics: dict[str, Any],
+    artifacts: dict[Path, str | None],
+    booster: Any,
+    bundle: dict[str, Any],
+    scorer: ScoringBundle,
+    test: pd.DataFrame,
+) -> str:
+    """Log test metrics and artifacts in the training run and register the model (version)."""
     example = model_input(test.head(5), scorer.spec)
     with mlflow.start_run(run_id=run_id_of()):
         flat = {f"test_{k}": v for k, v in metrics["model"].items()}
         flat |= {f"test_points_{k}": v for k, v in metrics["points"].items()}
         flat |= dict(metrics.get("truth", {}))
         mlflow.log_metrics({k: float(v) for k, v in flat.items() if v is not None})
-        for name in curves:
-            mlflow.log_artifact(str(plots / name), artifact_path="plots")
-        mlflow.log_artifact(str(reports_dir / "stage_rates.csv"))
-        version = log_and_register(
+        for path, artifact_path in artifacts.items():
+            mlflow.log_artifact(str(path), artifact_path=artifact_path)
+        return log_and_register(
             booster=booster,
             bundle=bundle,
             example=example,
             output=scorer.score(example).reset_index(drop=True),
         )
+
+
+def main(
+    params: Annotated[Path, typer.Option(help="Path to params.yaml.")] = Path("params.yaml"),
+    features_dir: Annotated[Path, typer.Option(help="Feature table directory.")] = FEATURES_DIR,
+    model_dir: Annotated[Path, typer.Option(help="Model directory.")] = MODEL_DIR,
+    reports_dir: Annotated[Path, typer.Option(help="Metrics and plots go here.")] = REPORTS_DIR,
+) -> None:
+    """Compare model and points on the test cohort, log the model, apply the promotion gate."""
+    settings = load_config(params)
+    table, config = load_training_table(features_dir)
+    rules = fitted_points_baseline(table, settings.rules)
+    booster, bundle = build_bundle(
+        table=table,
+        config=config,
+        model_dir=model_dir,
+        rules=rules,
+        hand_raiser_to_sql=settings.thresholds.hand_raiser_to_sql,
+    )
+    scorer = ScoringBundle(booster=booster, bundle=bundle)
+    test = cohort_rows(table, TEST)
+    scored = scorer.score(test)
+    points_probability = rules.predict_proba(test)[:, 1]
+    metrics = metrics_on_test_cohort(
+        table=table,
+        config=config,
+        test=test,
+        scored=scored,
+        points_probability=points_probability,
+        params=settings,
+    )
+    y = test["label"].to_numpy()
+    rates = stage_rates(
+        y=y,
+        model_stage=scored["stage"].to_numpy(),
+        rule_stage=scored["rule_stage"].to_numpy(),
+        n_boot=settings.evaluate.bootstrap_samples,
+        seed=settings.evaluate.seed,
+    )
+    plots = write_curves(
+        y=y,
+        probability=scored["probability"].to_numpy(),
+        points=scored["rule_score"].to_numpy(),
+        points_probability=points_probability,
+        plots_dir=reports_dir / "plots",
+    )
+    write_table(rates, reports_dir / "stage_rates.csv")
+
+    configure_tracking()
+    client = MlflowClient()
+    champion_auc = champion_roc_auc(client, test, interim_dir=INTERIM_DIR)
+    decision = promotion_decision(
+        metrics=metrics, champion_auc=champion_auc, promotion=settings.promotion
+    )
+    version = record_in_run(
+        metrics=metrics,
+        artifacts={**dict.fromkeys(plots, "plots"), reports_dir / "stage_rates.csv": None},
+        booster=booster,
+        bundle=bundle,
+        scorer=scorer,
+        test=test,
+    )
     client.set_registered_model_alias(MODEL_NAME, decision["alias"], version)
     client.set_model_version_tag(MODEL_NAME, version, "promotion", json.dumps(decision))
     decision["version"] = version
