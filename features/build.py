@@ -331,15 +331,21 @@ def _cumulative_counts(
     return counts
 
 
-def build_behavioural_features(
-    *,
-    lead_ids: pd.Series,
-    as_of: pd.Series,
-    activities: pd.DataFrame,
-    config: FeatureConfig,
-) -> pd.DataFrame:
-    """Behavioural features per lead from its activities at or before its as-of moment."""
-    n = len(lead_ids)
+@dataclass(frozen=True)
+class _VisibleEvents:
+    """The events a lead's features may see, as parallel arrays in input order."""
+
+    lead_pos: np.ndarray  # position of the lead in the feature table
+    age_ns: np.ndarray  # as-of moment minus occurred_at (>= 0)
+    type_code: np.ndarray  # index in STANDARD_ACTIVITY_TYPES; len(...) for any other type
+    page_code: np.ndarray  # index in the page categories; their count for none
+    day: np.ndarray  # day of occurred_at (days since the epoch)
+
+
+def _visible_events(
+    *, lead_ids: pd.Series, as_of: pd.Series, activities: pd.DataFrame, config: FeatureConfig
+) -> _VisibleEvents:
+    """Encode the activities and keep those of known leads at or before their as-of moment."""
     n_types, n_categories = len(STANDARD_ACTIVITY_TYPES), len(config.page_categories)
     lead_pos = lookup_codes(activities["lead_id"], lead_ids)
     # Code n_types is any other activity type, n_categories a page in no category (or none).
@@ -358,21 +364,24 @@ def build_behavioural_features(
     # that lead's as-of moment T (age >= 0). Nothing below sees the other events.
     visible = (lead_pos >= 0) & (age_ns >= 0)
     # Boolean selection keeps the events in input order, so weighted sums add in that order.
-    lead_pos, age_ns = lead_pos[visible], age_ns[visible]
-    type_code, page_code = type_code[visible], page_code[visible]
-    day = occurred_ns[visible] // DAY_NS
+    return _VisibleEvents(
+        lead_pos=lead_pos[visible],
+        age_ns=age_ns[visible],
+        type_code=type_code[visible],
+        page_code=page_code[visible],
+        day=occurred_ns[visible] // DAY_NS,
+    )
 
-    slot, spans = _window_slots(
-        age_ns=age_ns, lead_pos=lead_pos, n_leads=n, windows_days=config.windows_days
-    )
-    n_bins = len(config.windows_days) + 1
-    type_counts = _cumulative_counts(
-        group=type_code, slot=slot, n_groups=n_types + 1, n_bins=n_bins, n_leads=n
-    )
-    page_counts = _cumulative_counts(
-        group=page_code, slot=slot, n_groups=n_categories + 1, n_bins=n_bins, n_leads=n
-    )
-    total_bin = spans[-1][1]
+
+def _count_columns(
+    *,
+    type_counts: np.ndarray,
+    page_counts: np.ndarray,
+    spans: list[tuple[str, int]],
+    config: FeatureConfig,
+) -> dict[str, np.ndarray]:
+    """Event counts per activity type, in total and per page category, over each span."""
+    n_types = len(STANDARD_ACTIVITY_TYPES)
     columns: dict[str, np.ndarray] = {}
     for t_index, activity_type in enumerate(STANDARD_ACTIVITY_TYPES):
         for span, b in spans:
@@ -385,61 +394,119 @@ def build_behavioural_features(
     for c_index, category in enumerate(config.page_categories):
         for span, b in spans:
             columns[f"n_page_{category}_{span}"] = page_counts[c_index, b]
+    return columns
 
-    # 2 ** (-age in days / half-life), in place: dividing by -h gives the same float as
-    # negating and then dividing by h.
-    decay = age_ns / DAY_NS
+
+def _decayed_columns(
+    events: _VisibleEvents, *, n_leads: int, config: FeatureConfig
+) -> dict[str, np.ndarray]:
+    """Events weighted by 2 ** (-age / half-life): per type and summed (engagement score)."""
+    n_types = len(STANDARD_ACTIVITY_TYPES)
+    # in place: dividing by -h gives the same float as negating and then dividing by h
+    decay = events.age_ns / DAY_NS
     decay /= -config.decay_half_life_days
     np.exp2(decay, out=decay)
-    per_type_key = lead_pos * (n_types + 1) + type_code
-    decayed = np.bincount(per_type_key, weights=decay, minlength=n * (n_types + 1))
-    decayed = decayed.reshape(n, n_types + 1)
-    columns["engagement_score"] = decayed.sum(axis=1)
+    per_type_key = events.lead_pos * (n_types + 1) + events.type_code
+    decayed = np.bincount(per_type_key, weights=decay, minlength=n_leads * (n_types + 1))
+    decayed = decayed.reshape(n_leads, n_types + 1)
+    columns = {"engagement_score": decayed.sum(axis=1)}
     decayed_by_type = decayed.T.copy()  # one contiguous row per type: cheap to copy out
     for t_index, activity_type in enumerate(STANDARD_ACTIVITY_TYPES):
         columns[f"decayed_{activity_type}"] = decayed_by_type[t_index]
+    return columns
 
+
+def _engagement_columns(
+    events: _VisibleEvents,
+    *,
+    type_counts: np.ndarray,
+    total_bin: int,
+    n_leads: int,
+    config: FeatureConfig,
+) -> dict[str, np.ndarray]:
+    """Active days, returning visits, form conversions and unsubscribes."""
+    lead_pos, day, type_code = events.lead_pos, events.day, events.type_code
     longest = max(config.windows_days)
+    columns: dict[str, np.ndarray] = {}
     columns["active_days_total"], columns[f"active_days_{longest}d"] = _active_days_per_lead(
-        lead_pos=lead_pos, day=day, recent=age_ns <= longest * DAY_NS, n_leads=n
+        lead_pos=lead_pos, day=day, recent=events.age_ns <= longest * DAY_NS, n_leads=n_leads
     )
     # A returning visitor viewed pages on two or more days: its first and last view days differ.
     is_view = type_code == STANDARD_ACTIVITY_TYPES.index("page_view")
     view_lead, view_day = lead_pos[is_view], day[is_view]
-    first_view_day = np.full(n, np.iinfo(np.int64).max)
+    first_view_day = np.full(n_leads, np.iinfo(np.int64).max)
     np.minimum.at(first_view_day, view_lead, view_day)
-    last_view_day = np.full(n, np.iinfo(np.int64).min)
+    last_view_day = np.full(n_leads, np.iinfo(np.int64).min)
     np.maximum.at(last_view_day, view_lead, view_day)
     columns["is_returning_visitor"] = (last_view_day > first_view_day) * 1.0
     form_codes = [STANDARD_ACTIVITY_TYPES.index(t) for t in FORM_CONVERSION_TYPES]
     columns["n_form_conversions"] = type_counts[form_codes, total_bin].sum(axis=0)
+    unsub = STANDARD_ACTIVITY_TYPES.index("email_unsubscribe")
+    columns["has_unsubscribed"] = (type_counts[unsub, total_bin] > 0) * 1.0
+    return columns
 
+
+def _recency_columns(
+    events: _VisibleEvents, *, n_leads: int, config: FeatureConfig
+) -> dict[str, np.ndarray]:
+    """Days since the first and the last activity and since the first hand-raise."""
+    lead_pos, age_ns = events.lead_pos, events.age_ns
     # Extremes are taken in integer nanoseconds, then turned into days: the division is
     # monotonic, so this is the same float as the extreme of the per-event ages in days.
-    first_age_ns = np.full(n, -1)  # ages are >= 0: -1 means no event
+    first_age_ns = np.full(n_leads, -1)  # ages are >= 0: -1 means no event
     np.maximum.at(first_age_ns, lead_pos, age_ns)
-    last_age_ns = np.full(n, np.iinfo(np.int64).max)
+    last_age_ns = np.full(n_leads, np.iinfo(np.int64).max)
     np.minimum.at(last_age_ns, lead_pos, age_ns)
     has_events = first_age_ns >= 0
-    columns["days_since_first_activity"] = np.where(has_events, first_age_ns / DAY_NS, np.nan)
-    columns["days_since_last_activity"] = np.where(has_events, last_age_ns / DAY_NS, np.nan)
-
+    columns = {
+        "days_since_first_activity": np.where(has_events, first_age_ns / DAY_NS, np.nan),
+        "days_since_last_activity": np.where(has_events, last_age_ns / DAY_NS, np.nan),
+    }
     raiser_codes = [
         STANDARD_ACTIVITY_TYPES.index(t)
         for t in config.hand_raiser_types
         if t in STANDARD_ACTIVITY_TYPES
     ]
-    is_raiser_type = np.isin(np.arange(n_types + 1), raiser_codes)
-    is_raise = is_raiser_type[type_code]
-    first_raise_ns = np.full(n, -1)
+    is_raiser_type = np.isin(np.arange(len(STANDARD_ACTIVITY_TYPES) + 1), raiser_codes)
+    is_raise = is_raiser_type[events.type_code]
+    first_raise_ns = np.full(n_leads, -1)
     np.maximum.at(first_raise_ns, lead_pos[is_raise], age_ns[is_raise])
     columns["is_hand_raiser"] = (first_raise_ns >= 0) * 1.0
     columns["days_since_first_hand_raise"] = np.where(
         first_raise_ns >= 0, first_raise_ns / DAY_NS, np.nan
     )
-    unsub = STANDARD_ACTIVITY_TYPES.index("email_unsubscribe")
-    columns["has_unsubscribed"] = (type_counts[unsub, total_bin] > 0) * 1.0
+    return columns
 
+
+def build_behavioural_features(
+    *,
+    lead_ids: pd.Series,
+    as_of: pd.Series,
+    activities: pd.DataFrame,
+    config: FeatureConfig,
+) -> pd.DataFrame:
+    """Behavioural features per lead from its activities at or before its as-of moment."""
+    n = len(lead_ids)
+    n_types, n_categories = len(STANDARD_ACTIVITY_TYPES), len(config.page_categories)
+    events = _visible_events(lead_ids=lead_ids, as_of=as_of, activities=activities, config=config)
+    slot, spans = _window_slots(
+        age_ns=events.age_ns, lead_pos=events.lead_pos, n_leads=n, windows_days=config.windows_days
+    )
+    n_bins = len(config.windows_days) + 1
+    type_counts = _cumulative_counts(
+        group=events.type_code, slot=slot, n_groups=n_types + 1, n_bins=n_bins, n_leads=n
+    )
+    page_counts = _cumulative_counts(
+        group=events.page_code, slot=slot, n_groups=n_categories + 1, n_bins=n_bins, n_leads=n
+    )
+    columns = _count_columns(
+        type_counts=type_counts, page_counts=page_counts, spans=spans, config=config
+    )
+    columns |= _decayed_columns(events, n_leads=n, config=config)
+    columns |= _engagement_columns(
+        events, type_counts=type_counts, total_bin=spans[-1][1], n_leads=n, config=config
+    )
+    columns |= _recency_columns(events, n_leads=n, config=config)
     # One float block, filled column by column: pandas keeps it as is, with no copy per column.
     names = config.behavioural_columns()
     block = np.empty((len(names), n))
