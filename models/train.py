@@ -212,11 +212,6 @@ def predict_raw(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
     return booster.predict(X, num_iteration=booster.best_iteration or None)
 
 
-def contributions(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
-    """Per-feature contributions to the log-odds (SHAP values); last column is the bias."""
-    return booster.predict(X, num_iteration=booster.best_iteration or None, pred_contrib=True)
-
-
 def train_model(
     *, table: pd.DataFrame, config: FeatureConfig, options: TrainOptions
 ) -> tuple[Any, Any, dict[str, float]]:

@@ -23,9 +23,10 @@ from mlflow.tracking import MlflowClient
 from features.naming import describe_feature
 from features.split import TEST, cohort_rows
 from models.artifact import ScoringBundle
+from models.attribution import contributions
 from models.rules import HAND_RAISER_COLUMN
 from models.stages import DISQUALIFIED, SQL, disqualified_mask
-from models.train import contributions, prepare_matrix
+from models.train import prepare_matrix
 from pipelines.artifacts import (
     FEATURES_DIR,
     INTERIM_DIR,
