@@ -23,6 +23,7 @@ from pipelines.errors import InputError
 from pipelines.io import atomic_path
 
 DEFAULT_PARAMS = Path("params.yaml")
+Number = int | float  # a number kept as written (1 stays 1, 1.0 stays 1.0)
 TRUTH_DEFAULT = "data/synthetic_truth/truth.parquet"
 
 
@@ -164,17 +165,17 @@ class RulesParams:
     None means "the baseline's default"; `baseline_kwargs` passes only the keys set.
     """
 
-    attribute_points: dict[str, dict[str, float]] | None = None
-    flag_points: dict[str, float] | None = None
-    activity_points: dict[str, float] | None = None
-    page_points: dict[str, float] | None = None
+    attribute_points: dict[str, dict[str, Number]] | None = None
+    flag_points: dict[str, Number] | None = None
+    activity_points: dict[str, Number] | None = None
+    page_points: dict[str, Number] | None = None
     page_window_days: int | None = None
-    numeric_points: dict[str, list[list[float]]] | None = None
-    max_behaviour_points: float | None = None
-    mql_points: float | None = None
-    sql_points: float | None = None
+    numeric_points: dict[str, list[list[Number]]] | None = None
+    max_behaviour_points: Number | None = None
+    mql_points: Number | None = None
+    sql_points: Number | None = None
     hand_raiser_to_sql: bool | None = None
-    disqualify_when: dict[str, float] | None = None
+    disqualify_when: dict[str, Number] | None = None
 
     def baseline_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of `PointsBaseline` for the keys params.yaml sets."""
@@ -310,8 +311,8 @@ def _typed(value: Any, hint: Any) -> Any:
     if hint is Any:
         return value
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
+        if type(value) in args:  # exactly one of the types: kept as it is
+            return value
         for arg in args:
             try:
                 return _typed(value, arg)
