@@ -2,14 +2,17 @@
 
 One frozen dataclass per section holds that section's keys and defaults; a key absent from
 params.yaml (or null where null has no meaning of its own) takes the default declared here,
-nowhere else. `load_config` checks every value's type and rejects unknown sections and keys
-with a one-line InputError naming them. `load_params` (the raw dict) stays for code not yet
-converted and for logging the sections as written.
+nowhere else. `load_config` checks every value's type (a wrong one is a one-line InputError
+naming the key) and warns about unknown sections and keys, with the nearest known name: a
+typo shows, and a params file written for a newer leadscore still runs. `load_params` (the
+raw dict) stays for code not yet converted and for logging the sections as written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import logging
 import types
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -21,6 +24,8 @@ import yaml
 from features.build import FeatureConfig
 from pipelines.errors import InputError
 from pipelines.io import atomic_path
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PARAMS = Path("params.yaml")
 Number = int | float  # a number kept as written (1 stays 1, 1.0 stays 1.0)
@@ -250,11 +255,7 @@ def load_config(path: Path = DEFAULT_PARAMS) -> Params:
 def parse_params(raw: Mapping[str, Any], *, origin: str = "params.yaml") -> Params:
     """Typed sections from a params mapping (see `load_config`)."""
     hints = get_type_hints(Params)
-    unknown = sorted(set(raw) - set(hints))
-    if unknown:
-        raise InputError(
-            f"{origin}: unknown section {unknown[0]!r}; expected one of {sorted(hints)}"
-        )
+    warn_unknown(raw, known=hints, where="section ", origin=origin)
     sections = {}
     for item in fields(Params):
         value = raw.get(item.name)
@@ -268,6 +269,16 @@ def parse_params(raw: Mapping[str, Any], *, origin: str = "params.yaml") -> Para
     return Params(**sections)
 
 
+def warn_unknown(
+    raw: Mapping[str, Any], *, known: Mapping[str, Any], where: str, origin: str
+) -> None:
+    """Log every unknown name (ignored) with the nearest known one, if any."""
+    for unknown in sorted(set(raw) - set(known)):
+        nearest = difflib.get_close_matches(str(unknown), list(known), n=1)
+        hint = f" (did you mean {nearest[0]!r}?)" if nearest else ""
+        logger.warning("%s: unknown %s%s ignored%s", origin, where, unknown, hint)
+
+
 def parse_section(cls: type, raw: Mapping[str, Any], *, name: str, origin: str) -> Any:
     """One section's dataclass: values checked against the field types, defaults for the rest.
 
@@ -275,13 +286,11 @@ def parse_section(cls: type, raw: Mapping[str, Any], *, name: str, origin: str) 
     `source.created_at_column: null` means "no timestamps").
     """
     hints = get_type_hints(cls)
-    unknown = sorted(set(raw) - set(hints))
-    if unknown:
-        raise InputError(
-            f"{origin}: unknown key {name}.{unknown[0]}; expected one of {sorted(hints)}"
-        )
+    warn_unknown(raw, known=hints, where=f"key {name}.", origin=origin)
     values = {}
     for key, value in raw.items():
+        if key not in hints:
+            continue
         hint = hints[key]
         if value is None and not _allows_none(hint):
             continue

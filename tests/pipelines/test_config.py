@@ -60,11 +60,6 @@ def test_values_are_typed():
     [
         ({"source": SOURCE, "train": {"min_positives": "many"}}, "train.min_positives must be"),
         ({"source": SOURCE, "evaluate": {"ece_bins": True}}, "evaluate.ece_bins must be"),
-        (
-            {"source": SOURCE, "thresholds": {"sql_precison": 0.4}},
-            "unknown key thresholds.sql_precison",
-        ),
-        ({"source": SOURCE, "trian": {}}, "unknown section 'trian'"),
         ({"extract": {}}, "has no 'source' section"),
         ({"source": {"kind": "files"}}, "source.leads is required"),
     ],
@@ -86,3 +81,16 @@ def test_a_stage_reports_a_wrong_type_with_the_input_exit_code(tmp_path):
     result = CliRunner().invoke(app, ["extract", "--params", str(params)])
     assert result.exit_code == EXIT_INPUT
     assert "extract.max_bad_row_share must be a number" in result.output
+
+
+def test_unknown_keys_are_named_with_the_nearest_known_one_and_ignored(caplog):
+    raw = {"source": SOURCE, "thresholds": {"sql_precison": 0.9}, "trian": {}}
+    with caplog.at_level("WARNING", logger="pipelines.config"):
+        params = parse_params(raw)
+    assert (
+        params.thresholds.sql_precision == parse_params({"source": SOURCE}).thresholds.sql_precision
+    )
+    assert (
+        "unknown key thresholds.sql_precison ignored (did you mean 'sql_precision'?)" in caplog.text
+    )
+    assert "unknown section trian ignored (did you mean 'train'?)" in caplog.text
