@@ -18,6 +18,12 @@ import pandas as pd
 
 from features.build import build_feature_table
 from features.schemas import UTC_NS
+from features.validation import (
+    ENCODED_TEXT_COLUMNS,
+    mask_sentinels,
+    text_isin,
+    validate_export,
+)
 from models.drift import observed_shares
 from models.stages import STAGE_ORDER
 from pipelines.scoring.partition import SLOT, read_parts, tune_worker_allocators
@@ -29,12 +35,6 @@ from pipelines.scoring.settings import (
     LoadedModel,
     ScoreSettings,
     Thresholds,
-)
-from features.validation import (
-    ENCODED_TEXT_COLUMNS,
-    mask_sentinels,
-    text_isin,
-    validate_export,
 )
 
 

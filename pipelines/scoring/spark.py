@@ -15,6 +15,7 @@ never needs it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -24,11 +25,10 @@ import posixpath
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,24 +37,41 @@ import pyarrow.compute as pc
 import typer
 
 from features.build import FeatureConfig, build_feature_table
+from features.validation import QUARANTINE_COLUMNS, mask_sentinels
 from models.artifact import REASONS_SHAP, model_input
 from models.drift import observed_shares
 from models.train import ModelSpec
-from pipelines.config import load_params
 from pipelines.errors import InputError, LeadscoreError
 from pipelines.io import CSV_SUFFIXES
 from pipelines.scoring.chunk import RunState, new_state, validate_chunk
-from pipelines.scoring.command import (
-    DEFAULT_MODEL_URI,
-    DriftGateError,
+from pipelines.scoring.job import (
+    finish,
     load_model,
-    log_summary,
     parse_as_of,
+    read_params,
     run_summary,
     settings_for,
+    sidecar_paths,
     source_params,
+    table_sources,
     thresholds_for,
     too_many_bad_rows,
+)
+from pipelines.scoring.lifecycle import StoppedError, stop_on_sigterm
+from pipelines.scoring.options import (
+    DEFAULT_MODEL_URI,
+    DEFAULT_PARAMS,
+    Activities,
+    AsOf,
+    ChunkSize,
+    FailOnDrift,
+    Leads,
+    Model,
+    Outcomes,
+    Output,
+    Params,
+    Quarantine,
+    Reasons,
 )
 from pipelines.scoring.partition import N_SLOTS, ROW, SLOT, TableSource, canonical_names, lead_slots
 from pipelines.scoring.settings import (
@@ -64,7 +81,6 @@ from pipelines.scoring.settings import (
     ScoreSettings,
     Thresholds,
 )
-from features.validation import QUARANTINE_COLUMNS, mask_sentinels
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -329,12 +345,6 @@ def temporary_beside(path: str, label: str) -> str:
     return posixpath.join(directory, f"{name}.{label}-{uuid.uuid4().hex[:12]}")
 
 
-def sidecar_paths(output: str, quarantine: str | None) -> tuple[str, str]:
-    """(quarantine, summary) paths: beside the output unless given (as the local engine)."""
-    stem = posixpath.splitext(output.rstrip("/"))[0]
-    return quarantine or f"{stem}.quarantine.csv", f"{stem}.summary.json"
-
-
 @contextmanager
 def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
     """Runtime settings of the session set for the block, then put back as they were."""
@@ -370,7 +380,7 @@ def slot_of(ids: Column) -> Column:
     """Hash slot of each lead id: `lead_slots` of its text form, as the single-machine job."""
     from pyspark.sql.functions import arrow_udf
 
-    def slots(values: pa.Array) -> pa.Array:  # shipped by value: workers import score_partition
+    def slots(values: pa.Array) -> pa.Array:  # shipped by value; workers import partition
         return pa.array(lead_slots(values), type=pa.int32())
 
     return arrow_udf(slots, "int")(ids.cast("string"))
@@ -472,25 +482,6 @@ def pinned_uri(model: LoadedModel) -> str:
     if model.registered_name is not None and model.version.isdigit():
         return f"models:/{model.registered_name}/{model.version}"
     return model.uri
-
-
-def table_sources(
-    *, leads: str, activities: str | None, outcomes: str | None, source: dict[str, Any]
-) -> dict[str, TableSource]:
-    """The input tables with their required columns and the `source` renames."""
-    renames = source.get("renames", {})
-    timed = bool(source.get("timed", True))
-    required = {
-        "leads": ("lead_id", "created_at") if timed else ("lead_id",),
-        "activities": ("lead_id", "occurred_at", "activity_type"),
-        "outcomes": ("lead_id", "converted_at"),
-    }
-    paths = {"leads": leads, "activities": activities, "outcomes": outcomes}
-    return {
-        name: TableSource(name=name, path=path, required=required[name], renames=renames)
-        for name, path in paths.items()
-        if path is not None
-    }
 
 
 def prepare_buckets(tables: dict[str, DataFrame], *, spec: BucketSpec, n_buckets: int) -> DataFrame:
@@ -595,23 +586,21 @@ def run_spark_score(
     source: dict[str, Any],
     fail_on_drift: bool = False,
 ) -> dict[str, Any]:
-    """Score every open lead on Spark; output, quarantine and summary as the local engine."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as sf
+    """Score every open lead on Spark; output, quarantine and summary as the local engine.
 
+    SIGTERM stops the run (`StoppedError`): Spark jobs cancelled, temporary outputs removed.
+    """
     started = time.perf_counter()
     files = HadoopFiles(spark)
     quarantine_path, summary_path = sidecar_paths(output, quarantine)
+    paths = {"output": output, "quarantine": quarantine_path, "summary": summary_path}
     sources = table_sources(leads=leads, activities=activities, outcomes=outcomes, source=source)
     thresholds = thresholds_for(model)
     params = udf_params(model, thresholds, settings)
-    used = ScoreSettings(
-        **{**settings.__dict__, "reasons_method": params.get("reasons_method", REASONS_SHAP)}
-    )
+    used = dataclasses.replace(settings, reasons_method=params.get("reasons_method", REASONS_SHAP))
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     latest = settings.latest_event(as_of)
-    timings: dict[str, float] = {}
-    with session_conf(spark, SESSION_CONF):
+    with stop_on_sigterm() as sigterm, session_conf(spark, SESSION_CONF):
         tables = {name: read_table(spark, files, s) for name, s in sources.items()}
         n_leads = tables["leads"].count()
         if n_leads == 0:
@@ -619,81 +608,132 @@ def run_spark_score(
         # at most chunk_size leads per bucket, and a few buckets per core to balance the load
         parallelism = spark.sparkContext.defaultParallelism
         n_buckets = max(-(-n_leads // max(settings.chunk_size, 1)), 4 * parallelism)
-        outcome_columns = None
-        if "outcomes" in tables:
-            outcome_columns = tuple(c for c in tables["outcomes"].columns if c not in (ROW, SLOT))
-        spec = BucketSpec(
-            feature_config=model.scorer.feature_config,
-            model_spec=model.scorer.spec,
-            references=dict(model.scorer.bundle.get("references") or {}),
-            as_of=as_of,
-            latest=latest,
-            timed=bool(source.get("timed", True)),
-            sentinels=dict(source.get("missing_values_by_column") or {}),
-            lead_columns=tuple(c for c in tables["leads"].columns if c not in (ROW, SLOT)),
-            outcome_columns=outcome_columns,
-        )
+        spec = bucket_spec(tables, model=model, as_of=as_of, latest=latest, source=source)
         prepared = prepare_buckets(tables, spec=spec, n_buckets=n_buckets)
-        prepared = prepared.persist(StorageLevel.DISK_ONLY)  # read by three jobs below
-        output_tmp = temporary_beside(output, "tmp")
-        quarantine_tmp = temporary_beside(quarantine_path, "tmp")
-        try:
-            start = time.perf_counter()
-            state = bucket_counters(prepared)
-            logger.info(
-                "read %s; scoring as of %s in %d bucket(s) on Spark (%s)",
-                ", ".join(f"{n:,} {t}" for t, n in state.read.items()),
-                as_of.isoformat(),
-                n_buckets,
-                spark.sparkContext.master,
-            )
-            write_quarantine(files, quarantine_tmp, prepared.filter(sf.col(KIND) == BAD))
-            timings["prepare"] = time.perf_counter() - start
-            bad_rows_error = too_many_bad_rows(state, settings, quarantine=quarantine_path)
-            if bad_rows_error is None:
-                start = time.perf_counter()
-                write_scores(
-                    prepared,
-                    path=output_tmp,
-                    spec=spec,
-                    model=model,
-                    thresholds=thresholds,
-                    params=params,
-                    scored_at=scored_at,
-                )
-                state.merge(output_counters(spark, output_tmp, spec))
-                timings["score"] = time.perf_counter() - start
-            timings["total"] = time.perf_counter() - started
-            summary = run_summary(
-                state=state,
+        summary = score_prepared(
+            prepared,
+            files=files,
+            spec=spec,
+            model=model,
+            thresholds=thresholds,
+            params=params,
+            settings=settings,
+            summary_of=functools.partial(
+                run_summary,
                 model=model,
                 thresholds=thresholds,
                 settings=used,
                 as_of=as_of,
-                scored_at=scored_at,
-                paths={"output": output, "quarantine": quarantine_path, "summary": summary_path},
+                paths=paths,
                 inputs={name: s.path for name, s in sources.items()},
-                n_chunks=n_buckets,
-                timings=timings,
-            )
-            summary["engine"] = f"spark ({spark.sparkContext.master})"
-            files.replace(quarantine_tmp, quarantine_path)
-            if bad_rows_error is not None:
-                summary["status"] = "failed: too many bad rows"
-                write_summary(files, summary, summary_path)
-                raise bad_rows_error
-            files.replace(output_tmp, output)
-        finally:
-            prepared.unpersist()
-            files.delete(output_tmp)
-            files.delete(quarantine_tmp)
-    write_summary(files, summary, summary_path)
-    log_summary(summary)
-    if summary["drift"]["drifted"] and fail_on_drift:
-        raise DriftGateError(
-            f"drift above score.psi_warn={settings.psi_warn} in"
-            f" {', '.join(summary['drift']['drifted'])} (--fail-on-drift); see {summary_path}"
+            ),
+            n_buckets=n_buckets,
+            scored_at=scored_at,
+            paths=paths,
+            started=started,
+            disarm=sigterm.disarm,
         )
+        write_summary(files, summary, summary_path)
+    return finish(
+        summary, summary_path=summary_path, psi_warn=settings.psi_warn, fail_on_drift=fail_on_drift
+    )
+
+
+def bucket_spec(
+    tables: dict[str, DataFrame],
+    *,
+    model: LoadedModel,
+    as_of: pd.Timestamp,
+    latest: pd.Timestamp,
+    source: dict[str, Any],
+) -> BucketSpec:
+    """What the executors need to prepare a bucket: the model's configuration, the moment,
+    the columns of the tables."""
+    outcome_columns = None
+    if "outcomes" in tables:
+        outcome_columns = tuple(c for c in tables["outcomes"].columns if c not in (ROW, SLOT))
+    return BucketSpec(
+        feature_config=model.scorer.feature_config,
+        model_spec=model.scorer.spec,
+        references=dict(model.scorer.bundle.get("references") or {}),
+        as_of=as_of,
+        latest=latest,
+        timed=bool(source.get("timed", True)),
+        sentinels=dict(source.get("missing_values_by_column") or {}),
+        lead_columns=tuple(c for c in tables["leads"].columns if c not in (ROW, SLOT)),
+        outcome_columns=outcome_columns,
+    )
+
+
+def score_prepared(
+    prepared: DataFrame,
+    *,
+    files: HadoopFiles,
+    spec: BucketSpec,
+    model: LoadedModel,
+    thresholds: Thresholds,
+    params: dict[str, Any],
+    settings: ScoreSettings,
+    summary_of: Callable[..., dict[str, Any]],
+    n_buckets: int,
+    scored_at: pd.Timestamp,
+    paths: dict[str, str],
+    started: float,
+    disarm: Callable[[], None],
+) -> dict[str, Any]:
+    """Quarantine, scores and counters of the prepared buckets; the outputs renamed into place
+    (no output with too many bad rows); the summary."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
+    spark = prepared.sparkSession
+    prepared = prepared.persist(StorageLevel.DISK_ONLY)  # read by three jobs below
+    output_tmp = temporary_beside(paths["output"], "tmp")
+    quarantine_tmp = temporary_beside(paths["quarantine"], "tmp")
+    timings: dict[str, float] = {}
+    try:
+        start = time.perf_counter()
+        state = bucket_counters(prepared)
+        logger.info(
+            "read %s; scoring as of %s in %d bucket(s) on Spark (%s)",
+            ", ".join(f"{n:,} {t}" for t, n in state.read.items()),
+            spec.as_of.isoformat(),
+            n_buckets,
+            spark.sparkContext.master,
+        )
+        write_quarantine(files, quarantine_tmp, prepared.filter(sf.col(KIND) == BAD))
+        timings["prepare"] = time.perf_counter() - start
+        bad_rows_error = too_many_bad_rows(state, settings, quarantine=paths["quarantine"])
+        if bad_rows_error is None:
+            start = time.perf_counter()
+            write_scores(
+                prepared,
+                path=output_tmp,
+                spec=spec,
+                model=model,
+                thresholds=thresholds,
+                params=params,
+                scored_at=scored_at,
+            )
+            state.merge(output_counters(spark, output_tmp, spec))
+            timings["score"] = time.perf_counter() - start
+        timings["total"] = time.perf_counter() - started
+        summary = summary_of(state=state, timings=timings, n_chunks=n_buckets, scored_at=scored_at)
+        summary["engine"] = f"spark ({spark.sparkContext.master})"
+        disarm()  # the outputs are complete: rename them all, never half of them
+        files.replace(quarantine_tmp, paths["quarantine"])
+        if bad_rows_error is not None:
+            summary["status"] = "failed: too many bad rows"
+            write_summary(files, summary, paths["summary"])
+            raise bad_rows_error
+        files.replace(output_tmp, paths["output"])
+    except StoppedError:
+        spark.sparkContext.cancelAllJobs()  # nothing more written to the temporary outputs
+        raise
+    finally:
+        prepared.unpersist()
+        files.delete(output_tmp)
+        files.delete(quarantine_tmp)
     return summary
 
 
@@ -719,21 +759,21 @@ def spark_schema(schema: pa.Schema) -> StructType:
 
 def main_spark(
     *,
-    leads: str | Path,
-    output: str | Path,
-    activities: str | Path | None = None,
-    outcomes: str | Path | None = None,
-    as_of: str | None = None,
-    model: str = DEFAULT_MODEL_URI,
-    quarantine: str | Path | None = None,
-    chunk_size: int | None = None,
-    fail_on_drift: bool = False,
-    reasons: str | None = None,
-    params: str | Path = "params.yaml",
+    leads: Leads,
+    output: Output,
+    activities: Activities = None,
+    outcomes: Outcomes = None,
+    as_of: AsOf = None,
+    model: Model = DEFAULT_MODEL_URI,
+    quarantine: Quarantine = None,
+    chunk_size: ChunkSize = None,
+    fail_on_drift: FailOnDrift = False,
+    reasons: Reasons = None,
+    params: Params = DEFAULT_PARAMS,
 ) -> None:
-    """`leadscore score --engine spark`: the scoring job on Spark (paths: any Spark URI)."""
-    params_path = Path(params)
-    all_params = load_params(params_path) if params_path.exists() else {}
+    """Score every open lead on Spark (`leadscore score --engine spark`, and the spark-submit
+    entry point); paths: any URI Spark reads."""
+    all_params = read_params(params)
     settings = settings_for(all_params, chunk_size=chunk_size, reasons=reasons)
     moment = parse_as_of(as_of)
     loaded = load_model(model)
@@ -753,47 +793,8 @@ def main_spark(
     logger.info("output %s; summary %s", summary["output"], sidecar_paths(str(output), None)[1])
 
 
-def submit(
-    leads: Annotated[str, typer.Option(help="Leads: Parquet file or directory (any Spark URI).")],
-    output: Annotated[str, typer.Option(help="Scores: Parquet directory, partitioned by stage.")],
-    activities: Annotated[str | None, typer.Option(help="Activities (Parquet).")] = None,
-    outcomes: Annotated[str | None, typer.Option(help="Outcomes (Parquet).")] = None,
-    as_of: Annotated[
-        str | None, typer.Option(help="Score as of this ISO 8601 moment (default: now, UTC).")
-    ] = None,
-    model: Annotated[str, typer.Option(help="MLflow model URI.")] = DEFAULT_MODEL_URI,
-    quarantine: Annotated[
-        str | None, typer.Option(help="Bad rows with reasons, CSV (default: beside the output).")
-    ] = None,
-    chunk_size: Annotated[
-        int | None, typer.Option(min=1, help="Most leads per bucket (default: score.chunk_size).")
-    ] = None,
-    fail_on_drift: Annotated[
-        bool, typer.Option(help="Exit 4 when a PSI is above score.psi_warn.")
-    ] = False,
-    reasons: Annotated[str | None, typer.Option(help="Reasons method: path or shap.")] = None,
-    params: Annotated[str, typer.Option(help="params.yaml (score and source sections).")] = (
-        "params.yaml"
-    ),
-) -> None:
-    """Score every open lead on Spark (the spark-submit entry point)."""
-    main_spark(
-        leads=leads,
-        output=output,
-        activities=activities,
-        outcomes=outcomes,
-        as_of=as_of,
-        model=model,
-        quarantine=quarantine,
-        chunk_size=chunk_size,
-        fail_on_drift=fail_on_drift,
-        reasons=reasons,
-        params=params,
-    )
-
-
 if __name__ == "__main__":  # spark-submit pipelines/scoring/spark.py --leads ... --output ...
     from pipelines.cli import configure, guarded
 
     configure(verbose=False)
-    typer.run(guarded(submit))
+    typer.run(guarded(main_spark))

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipelines.scoring import command as score
-from pipelines.scoring.command import LoadedModel, load_model
+from pipelines.scoring.job import load_model
+from pipelines.scoring.options import DEFAULT_MODEL_URI
+from pipelines.scoring.settings import TABLES, LoadedModel
 from pipelines.stages import calibrate, evaluate, extract, featurize, generate, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,13 +50,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def champion(project: Path) -> LoadedModel:
     """The model the project registered as champion."""
-    return load_model(score.DEFAULT_MODEL_URI)
+    return load_model(DEFAULT_MODEL_URI)
 
 
 @pytest.fixture(scope="module")
 def interim(project: Path) -> dict[str, Path]:
     """The project's clean Parquet tables (leads, activities, outcomes)."""
-    return {t: project / "data/interim" / f"{t}.parquet" for t in score.TABLES}
+    return {t: project / "data/interim" / f"{t}.parquet" for t in TABLES}
 
 
 @pytest.fixture

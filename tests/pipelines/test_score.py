@@ -19,10 +19,19 @@ from typer.testing import CliRunner
 
 from models.artifact import REASONS_PATH
 from pipelines.cli import app
+from pipelines.errors import DataQualityError
 from pipelines.scoring import chunk as score_chunk
-from pipelines.scoring import command as score
-from pipelines.scoring.command import LoadedModel, ScoreSettings, load_model, run_score
+from pipelines.scoring.job import DriftGateError, load_model
+from pipelines.scoring.local import run_score
 from pipelines.scoring.partition import bucket_of_slot, lead_slots
+from pipelines.scoring.settings import (
+    OUTPUT_COLUMNS,
+    SKIPPED_CONVERTED,
+    SKIPPED_NOT_CREATED,
+    TABLES,
+    LoadedModel,
+    ScoreSettings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = pd.Timestamp("2025-12-31T00:00:00Z")
@@ -135,8 +144,8 @@ def test_bad_rows_are_quarantined_and_every_row_is_accounted_for(
     assert counts["scored"] + sum(counts["skipped"].values()) + by_table["leads"] == 210
     assert len(scored) == counts["scored"] == 200 - 1 + 1  # one converted lead; EXACT kept once
     assert "exact duplicate of an earlier row" in set(quarantine["reason"])
-    assert counts["skipped"][score.SKIPPED_CONVERTED] == 1
-    assert counts["skipped"][score.SKIPPED_NOT_CREATED] == 1
+    assert counts["skipped"][SKIPPED_CONVERTED] == 1
+    assert counts["skipped"][SKIPPED_NOT_CREATED] == 1
     assert "EXACT" in set(scored["lead_id"]) and "DUP" not in set(scored["lead_id"])
     reasons = set(quarantine["reason"])
     assert "lead_id not found in clean leads" in reasons
@@ -162,8 +171,8 @@ def test_events_in_a_chunk_without_leads_are_quarantined(champion: LoadedModel, 
         {"lead_id": [*orphans, ids[0]], "occurred_at": "2025-07-01", "activity_type": "page_view"}
     )
     outcomes = pd.DataFrame({"lead_id": [orphans[0]], "converted_at": ["2025-08-01"]})
-    paths = {name: tmp_path / f"{name}.parquet" for name in score.TABLES}
-    for name, frame in zip(score.TABLES, (leads, activities, outcomes), strict=True):
+    paths = {name: tmp_path / f"{name}.parquet" for name in TABLES}
+    for name, frame in zip(TABLES, (leads, activities, outcomes), strict=True):
         frame.to_parquet(paths[name])  # Parquet: the row count, so the chunk count, is exact
     output = tmp_path / "scores.csv"
     summary = score_files(champion, output=output, chunk_size=1, workers=1, **paths)
@@ -178,7 +187,7 @@ def test_too_many_bad_rows_stop_without_output(
 ):
     paths = bad_input_corpus(tmp_path, bad_export_tables)
     output = tmp_path / "scores.parquet"
-    with pytest.raises(score.DataQualityError, match="max_bad_row_share"):
+    with pytest.raises(DataQualityError, match="max_bad_row_share"):
         score_files(champion, output=output, max_bad_row_share=0.01, **paths)
     assert not output.exists()
     assert (tmp_path / "scores.quarantine.csv").exists()
@@ -226,7 +235,7 @@ def test_unknown_categories_and_missing_optional_columns(champion: LoadedModel, 
     scored = pd.read_parquet(output)
     assert summary["counts"]["scored"] == 3
     assert scored["probability"].between(0, 1).all()
-    assert list(scored.columns) == score.OUTPUT_COLUMNS
+    assert list(scored.columns) == OUTPUT_COLUMNS
 
 
 def test_model_by_run_uri_and_by_registry_version(champion: LoadedModel, tmp_path: Path):
@@ -317,7 +326,7 @@ def test_drift_warns_and_gates_on_request(
     assert set(summary["drift"]["psi"]) == set(champion.scorer.bundle["references"])
     assert "probability" in summary["drift"]["psi"]
     assert any("drift: PSI of" in r.message for r in caplog.records)
-    with pytest.raises(score.DriftGateError) as gate:
+    with pytest.raises(DriftGateError) as gate:
         run_score(
             leads=interim["leads"],
             activities=interim["activities"],

@@ -1,0 +1,70 @@
+"""What the local engine writes: the scores (CSV or Parquet, chunk by chunk) and the quarantine,
+in the run's temporary directory, renamed into place once the run has succeeded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.io import ParquetChunkWriter
+
+
+class OutputWriter:
+    """Scored chunks appended to a temporary CSV or Parquet file (renamed by the caller)."""
+
+    def __init__(self, path: Path, *, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+        self._parquet = ParquetChunkWriter(path) if fmt == "parquet" else None
+        self._header = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append one chunk."""
+        if self._parquet is not None:
+            if len(frame) or self._parquet._writer is None:
+                self._parquet.write(frame)
+            return
+        if len(frame) or self._header:
+            out = frame.assign(scored_at=frame["scored_at"].map(pd.Timestamp.isoformat))
+            out.to_csv(
+                self.path, mode="w" if self._header else "a", header=self._header, index=False
+            )
+            self._header = False
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self._parquet is not None:
+            self._parquet.close()
+
+
+def empty_output() -> pd.DataFrame:
+    """The output's columns with their types and no rows."""
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype=object),
+            "probability": pd.Series(dtype=float),
+            "stage": pd.Series(dtype=object),
+            "rule_score": pd.Series(dtype=float),
+            "rule_stage": pd.Series(dtype=object),
+            "reasons": pd.Series(dtype=object),
+            "model_version": pd.Series(dtype=object),
+            "thresholds_status": pd.Series(dtype=object),
+            "scored_at": pd.Series(dtype="datetime64[ns, UTC]"),
+        }
+    )
+
+
+def start_quarantine(path: Path) -> Path:
+    """A quarantine file with its header and no rows yet (bad rows are appended)."""
+    from features.validation import QUARANTINE_COLUMNS  # pandera: once the workers are busy
+
+    pd.DataFrame(columns=QUARANTINE_COLUMNS).to_csv(path, index=False)
+    return path
+
+
+def publish(temporary: Path, path: Path) -> Path:
+    """Rename a finished temporary file into place (readable by all, as `atomic_path` makes)."""
+    temporary.chmod(0o644)
+    temporary.replace(path)
+    return path
