@@ -37,6 +37,7 @@ BATCH_ROWS = 262_144  # fewest rows per Parquet batch
 MAX_BATCH_ROWS = 1 << 20  # most rows per Parquet batch
 BATCH_BYTES = 32 << 20  # target (uncompressed) bytes per Parquet batch
 _PRIME = np.uint64(1_099_511_628_211)  # FNV prime
+_ONE = np.uint64(1)
 BUFFER_BYTES = 64 << 20  # bytes held across all buckets before they are flushed to disk
 # a dictionary column with at most this many entries stays encoded in the bucket files
 # (activity types, pages: a byte or so per row instead of the text); larger ones are decoded
@@ -195,8 +196,10 @@ def text_hash(values: pa.Array) -> np.ndarray:
     padded = np.append(data, np.uint8(0))  # reads past a string's end land on a 0 byte
     last = len(data)
     for j in range(int(lengths.max()) if n else 0):  # one pass per byte position, not per row
-        index = np.where(lengths > j, starts + j, last)
-        hashed = hashed * _PRIME + padded[index].astype(np.uint64)
+        active = lengths > j
+        index = np.where(active, starts + j, last)
+        # past its end a string's hash stays as it is: it must not depend on the batch
+        hashed = hashed * np.where(active, _PRIME, _ONE) + padded[index].astype(np.uint64)
     hashed ^= lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     hashed ^= hashed >> np.uint64(33)  # murmur3 finaliser: spread the bits before the modulo
     hashed *= np.uint64(0xFF51AFD7ED558CCD)

@@ -182,6 +182,15 @@ def test_events_in_a_chunk_without_leads_are_quarantined(champion: LoadedModel, 
     assert set(quarantine["reason"]) == {"lead_id not found in clean leads"}
 
 
+def test_a_lead_id_hashes_to_one_slot_whatever_else_is_in_its_batch():
+    # a short id hashed among longer ones (a large activities batch) and alone (a small leads
+    # batch) must land in the same bucket, or its events are quarantined as of no lead
+    ids = ["L7", "L70", "L700", "C10-L0000001", " L7 "]
+    together = lead_slots(pa.array(ids))
+    assert together.tolist() == [lead_slots(pa.array([i]))[0] for i in ids]
+    assert together[0] == together[4]  # the stripped text is hashed
+
+
 def test_too_many_bad_rows_stop_without_output(
     champion: LoadedModel, bad_export_tables: dict[str, pd.DataFrame], tmp_path: Path
 ):
