@@ -31,9 +31,11 @@ from pipelines.errors import LeadscoreError
 logger = logging.getLogger(__name__)
 
 EXIT_STOPPED = 128 + signal.SIGTERM  # what a shell reports for a process ended by SIGTERM
+STOPPED = "stopped by SIGTERM: workers stopped, temporary files removed, no output written"
 RUN_PREFIX = ".score-"
 # .score-<pid>-<host>-<random>: the owner's PID and host, so a later run knows whether it lives
 RUN_DIRECTORY = re.compile(r"\.score-(?P<pid>\d+)-(?P<host>.*)-[a-z0-9_]{8}")
+_OWN_DIRECTORIES: set[Path] = set()  # this process's runs in progress (runs in threads)
 
 
 class StoppedError(LeadscoreError):
@@ -53,9 +55,7 @@ class SigtermStop:
         if not self.armed or self.received:  # clean-up under way, or the job is finishing
             return
         self.received = True
-        raise StoppedError(
-            "stopped by SIGTERM: workers stopped, temporary files removed, no output written"
-        )
+        raise StoppedError(STOPPED)
 
     def disarm(self) -> None:
         """From here the run completes: a SIGTERM must not leave half of its files renamed."""
@@ -72,6 +72,10 @@ def stop_on_sigterm() -> Iterator[SigtermStop]:
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         yield stop
+    except Exception as exc:
+        if stop.received and not isinstance(exc, StoppedError):  # e.g. py4j wraps it in its own
+            raise StoppedError(STOPPED) from exc
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -116,6 +120,8 @@ def remove_stale_run_directories(parent: Path) -> list[Path]:
         if match is None or match["host"] != host or not path.is_dir():
             continue
         pid = int(match["pid"])
+        if path in _OWN_DIRECTORIES:
+            continue
         if pid == os.getpid() or not _alive(pid):  # our PID: a dead run's, reused (containers)
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
@@ -143,6 +149,8 @@ class RunFiles:
             remove_stale_run_directories(key)
             prefix = f"{RUN_PREFIX}{os.getpid()}-{socket.gethostname()}-"
             created = Path(tempfile.mkdtemp(prefix=prefix, dir=key))
+            _OWN_DIRECTORIES.add(created)
+            self._stack.callback(_OWN_DIRECTORIES.discard, created)
             self._stack.callback(shutil.rmtree, created, ignore_errors=True)
             self._directories[key] = created
         return self._directories[key]

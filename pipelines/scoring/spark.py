@@ -15,6 +15,7 @@ never needs it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -57,7 +58,7 @@ from pipelines.scoring.job import (
     thresholds_for,
     too_many_bad_rows,
 )
-from pipelines.scoring.lifecycle import StoppedError, stop_on_sigterm
+from pipelines.scoring.lifecycle import SigtermStop, stop_on_sigterm
 from pipelines.scoring.options import (
     DEFAULT_MODEL_URI,
     DEFAULT_PARAMS,
@@ -631,7 +632,7 @@ def run_spark_score(
             scored_at=scored_at,
             paths=paths,
             started=started,
-            disarm=sigterm.disarm,
+            stop=sigterm,
         )
         write_summary(files, summary, summary_path)
     return finish(
@@ -679,7 +680,7 @@ def score_prepared(
     scored_at: pd.Timestamp,
     paths: dict[str, str],
     started: float,
-    disarm: Callable[[], None],
+    stop: SigtermStop,
 ) -> dict[str, Any]:
     """Quarantine, scores and counters of the prepared buckets; the outputs renamed into place
     (no output with too many bad rows); the summary."""
@@ -720,15 +721,17 @@ def score_prepared(
         timings["total"] = time.perf_counter() - started
         summary = summary_of(state=state, timings=timings, n_chunks=n_buckets, scored_at=scored_at)
         summary["engine"] = f"spark ({spark.sparkContext.master})"
-        disarm()  # the outputs are complete: rename them all, never half of them
+        stop.disarm()  # the outputs are complete: rename them all, never half of them
         files.replace(quarantine_tmp, paths["quarantine"])
         if bad_rows_error is not None:
             summary["status"] = "failed: too many bad rows"
             write_summary(files, summary, paths["summary"])
             raise bad_rows_error
         files.replace(output_tmp, paths["output"])
-    except StoppedError:
-        spark.sparkContext.cancelAllJobs()  # nothing more written to the temporary outputs
+    except BaseException:
+        if stop.received:  # SIGTERM: nothing more written to the temporary outputs
+            with contextlib.suppress(Exception):
+                spark.sparkContext.cancelAllJobs()
         raise
     finally:
         prepared.unpersist()

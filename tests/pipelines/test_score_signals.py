@@ -14,12 +14,18 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipelines.scoring.lifecycle import EXIT_STOPPED, RUN_PREFIX, remove_stale_run_directories
+from pipelines.scoring.lifecycle import (
+    EXIT_STOPPED,
+    RUN_PREFIX,
+    RunFiles,
+    remove_stale_run_directories,
+)
 from pipelines.scoring.settings import TABLES
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
@@ -73,15 +79,18 @@ def session_processes(session: int) -> list[int]:
     return pids
 
 
-def wait_until(job: subprocess.Popen, directory: Path, pattern: str) -> list[int]:
-    """Wait until the job has written a file matching `pattern` in `directory`; its processes."""
+def wait_until(job: subprocess.Popen, directory: Path, pattern: str, *, processes: int) -> int:
+    """Wait until the job has written a file matching `pattern` in `directory` and runs at least
+    `processes` processes (with one core: one); how many it runs then."""
+    wanted = processes if (os.cpu_count() or 1) > 1 else 1
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert job.poll() is None, "the job ended before it could be stopped"
-        if any(directory.glob(pattern)):
-            return session_processes(job.pid)
+        running = len(session_processes(job.pid))
+        if any(directory.glob(pattern)) and running >= wanted:
+            return running
         time.sleep(0.05)
-    raise AssertionError(f"the job never wrote {pattern} in {directory}")
+    raise AssertionError(f"the job never wrote {pattern} in {directory} with {wanted} processes")
 
 
 def seconds_until_gone(session: int) -> float:
@@ -94,17 +103,24 @@ def seconds_until_gone(session: int) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.parametrize(
+    ("busy_with", "busy_count"),
+    [("*.arrow", 3), ("job.pickle", 4)],
+    ids=["while partitioning", "while scoring"],
+)
 def test_sigterm_stops_workers_removes_temporary_files_writes_nothing(
-    project: Path, big_export: dict[str, Path], tmp_path: Path
+    project: Path, big_export: dict[str, Path], tmp_path: Path, busy_with: str, busy_count: int
 ):
     output = tmp_path / "scores" / "scores.parquet"
     job = start_job(project, big_export, output)
-    busy = wait_until(job, output.parent, f"{RUN_PREFIX}*/*.arrow")  # partitioning
-    if (os.cpu_count() or 1) > 1:
-        assert len(busy) >= 3, busy  # the job and its partitioners (and the fork server)
+    # partitioning: the job and two partitioners; scoring: the job, the fork server, 2 workers
+    busy = wait_until(job, output.parent, f"{RUN_PREFIX}*/{busy_with}", processes=busy_count)
+    signalled = time.monotonic()
     job.send_signal(signal.SIGTERM)
     assert job.wait(timeout=GRACE_S) == EXIT_STOPPED
-    gone = seconds_until_gone(job.pid)
+    exited = time.monotonic() - signalled
+    seconds_until_gone(job.pid)
+    gone = time.monotonic() - signalled
     stderr = (tmp_path / "scores.stderr").read_text()
     errors = [line for line in stderr.splitlines() if "error" in line.lower()]
     assert errors == [
@@ -113,7 +129,7 @@ def test_sigterm_stops_workers_removes_temporary_files_writes_nothing(
     ]
     assert "Traceback" not in stderr
     assert list(output.parent.iterdir()) == []  # no output, no temporary file
-    print(f"SIGTERM: {len(busy)} processes, all gone {gone:.2f} s after the job exited")
+    print(f"SIGTERM {busy_with}: {busy} processes; exit {exited:.2f} s, all gone {gone:.2f} s")
 
 
 def test_sigkill_workers_exit_and_the_next_run_removes_the_temporary_files(
@@ -121,14 +137,13 @@ def test_sigkill_workers_exit_and_the_next_run_removes_the_temporary_files(
 ):
     output = tmp_path / "scores" / "scores.parquet"
     job = start_job(project, big_export, output)
-    busy = wait_until(job, output.parent, f"{RUN_PREFIX}*/job.pickle")  # scoring
-    if (os.cpu_count() or 1) > 1:
-        assert len(busy) >= 4, busy  # the job, the fork server, its workers
+    # scoring: the job, the fork server, its two workers
+    busy = wait_until(job, output.parent, f"{RUN_PREFIX}*/job.pickle", processes=4)
     killed = time.monotonic()
     job.kill()
     job.wait()
     gone = seconds_until_gone(job.pid)
-    print(f"SIGKILL: {len(busy)} processes, all gone {time.monotonic() - killed:.2f} s after")
+    print(f"SIGKILL: {busy} processes, all gone {time.monotonic() - killed:.2f} s after it")
     left = [path.name for path in output.parent.iterdir()]
     assert not output.exists() and all(name.startswith(RUN_PREFIX) for name in left), left
     next_run = start_job(project, interim, output)
@@ -147,6 +162,7 @@ def test_only_dead_runs_directories_are_removed(tmp_path: Path):
     dead_pid = int(subprocess.run(probe, check=True, capture_output=True, text=True).stdout)
     names = {
         "dead": f"{RUN_PREFIX}{dead_pid}-{host}-abcd1234",
+        "reused_pid": f"{RUN_PREFIX}{os.getpid()}-{host}-abcd1234",  # ours, but not in progress
         "alive": f"{RUN_PREFIX}{os.getppid()}-{host}-abcd1234",
         "other_host": f"{RUN_PREFIX}{dead_pid}-elsewhere.example-abcd1234",
         "unnamed": f"{RUN_PREFIX}abcd1234",  # an older version's: owner unknown
@@ -154,8 +170,10 @@ def test_only_dead_runs_directories_are_removed(tmp_path: Path):
     for name in names.values():
         (tmp_path / name).mkdir()
         (tmp_path / name / "leads-00000-00000.arrow").write_bytes(b"x")
-    removed = remove_stale_run_directories(tmp_path)
-    assert [path.name for path in removed] == [names["dead"]]
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        names[kind] for kind in ("alive", "other_host", "unnamed")
-    )
+    with ExitStack() as stack:
+        in_progress = RunFiles(stack).directory(tmp_path)  # removes the dead runs' first
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+            [in_progress.name, *(names[k] for k in ("alive", "other_host", "unnamed"))]
+        )
+        assert remove_stale_run_directories(tmp_path) == []  # a run in progress stays
+    assert not in_progress.exists()
