@@ -163,7 +163,9 @@ def test_cycle_finder_finds_a_cycle():
 def test_stages_never_import_each_other():
     graph = import_graph()
     stage_modules = {m for m in graph if m.startswith("pipelines.stages.")}
-    sideways = {m: sorted(graph[m] & stage_modules) for m in stage_modules if graph[m] & stage_modules}
+    sideways = {
+        m: sorted(graph[m] & stage_modules) for m in stage_modules if graph[m] & stage_modules
+    }
     assert sideways == {}
 
 
