@@ -107,6 +107,102 @@ def expected_calibration_error(
     return float(np.abs(gap).sum() / p.shape[0])
 
 
+# Lead-age bands of the open base on a scoring day: [lower, upper) days since creation.
+AGE_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("0-14", 0.0, 14.0),
+    ("14-30", 14.0, 30.0),
+    ("30-60", 30.0, 60.0),
+    ("60-120", 60.0, 120.0),
+    ("120-240", 120.0, 240.0),
+    ("240+", 240.0, np.inf),
+)
+
+
+def ece_vs_truth(
+    p_true: Sequence[float] | np.ndarray,
+    y_prob: Sequence[float] | np.ndarray,
+    *,
+    n_bins: int = 10,
+) -> float:
+    """ECE against true probabilities: sum over predicted-probability bins of share * |gap|.
+
+    Bins are quantiles of the prediction; the gap is mean predicted - mean true in the bin.
+    (sklearn's `calibration_curve` needs 0/1 outcomes, so it cannot bin true probabilities.)
+    """
+    return expected_calibration_error(p_true, y_prob, n_bins=n_bins, strategy="quantile")
+
+
+def age_band(age_days: Sequence[float] | np.ndarray | pd.Series) -> pd.Categorical:
+    """The age band of each age in days (categories in `AGE_BANDS` order; NaN stays NaN)."""
+    edges = [lower for _, lower, _ in AGE_BANDS] + [np.inf]
+    names = [name for name, _, _ in AGE_BANDS]
+    ages = np.asarray(age_days, dtype=float).reshape(-1)
+    # negative ages (clock skew) count as the youngest band rather than vanishing
+    return pd.cut(np.clip(ages, 0.0, None), bins=edges, right=False, labels=names)
+
+
+def metrics_by_age_band(
+    *,
+    y_true: Sequence[float] | np.ndarray,
+    y_prob: Sequence[float] | np.ndarray,
+    age_days: Sequence[float] | np.ndarray | pd.Series,
+    p_true: Sequence[float] | np.ndarray | None = None,
+    ece_bins: int = 10,
+) -> dict[str, dict[str, float | int | None]]:
+    """Per age band (every band of `AGE_BANDS`, empty ones with count 0): count,
+    mean_predicted, mean_observed, roc_auc (None with one class); with `p_true` (NaN where
+    unknown) also truth_count, mean_true and ece_vs_truth over the rows whose truth is known.
+    """
+    y_float, p = _pair(y_true, y_prob, "y_prob")
+    y = _binary_labels(y_float)
+    bands = np.asarray(age_band(age_days).codes)
+    if bands.shape != y.shape:
+        raise ValueError(f"y_true has {y.shape[0]} values but age_days has {bands.shape[0]}")
+    truth = None if p_true is None else np.asarray(p_true, dtype=float).reshape(-1)
+    out: dict[str, dict[str, float | int | None]] = {}
+    for code, (name, _, _) in enumerate(AGE_BANDS):
+        rows = bands == code
+        n = int(rows.sum())
+        both = n > 0 and np.unique(y[rows]).shape[0] == 2
+        band: dict[str, float | int | None] = {
+            "count": n,
+            "mean_predicted": float(p[rows].mean()) if n else None,
+            "mean_observed": float(y[rows].mean()) if n else None,
+            "roc_auc": float(roc_auc_score(y[rows], p[rows])) if both else None,
+        }
+        if truth is not None:
+            known = rows & ~np.isnan(truth)
+            band["truth_count"] = int(known.sum())
+            band["mean_true"] = float(truth[known].mean()) if known.any() else None
+            band["ece_vs_truth"] = (
+                ece_vs_truth(truth[known], p[known], n_bins=ece_bins) if known.any() else None
+            )
+        out[name] = band
+    return out
+
+
+def age_band_frame(by_band: dict[str, dict[str, float | int | None]]) -> pd.DataFrame:
+    """`metrics_by_age_band` as a table: band, age_from_days, count, share of rows, mean
+    predicted, observed and true (NaN where unknown), bands in age order."""
+    lower = {name: low for name, low, _ in AGE_BANDS}
+    frame = pd.DataFrame(
+        [
+            {
+                "band": name,
+                "age_from_days": lower[name],
+                "count": values["count"],
+                "mean_predicted": values["mean_predicted"],
+                "mean_observed": values["mean_observed"],
+                "mean_true": values.get("mean_true"),
+            }
+            for name, values in by_band.items()
+        ]
+    ).astype({"mean_predicted": float, "mean_observed": float, "mean_true": float})
+    total = frame["count"].sum()
+    frame.insert(3, "share", frame["count"] / total if total else np.nan)
+    return frame
+
+
 def lift_and_gains(
     y_true: Sequence[float] | np.ndarray,
     score: Sequence[float] | np.ndarray,

@@ -9,12 +9,17 @@ import pandas as pd
 import pytest
 
 from models.evaluation import (
+    AGE_BANDS,
+    age_band,
+    age_band_frame,
     bootstrap_rate_by_group,
     calibration_points,
     classification_metrics,
+    ece_vs_truth,
     expected_calibration_error,
     gains_points,
     lift_and_gains,
+    metrics_by_age_band,
     pr_points,
     precision_at_volume,
     roc_points,
@@ -199,3 +204,71 @@ def test_gains_points_by_hand() -> None:
     np.testing.assert_allclose(gains["share_contacted"], np.linspace(0, 1, 11))
     expected = [0, 1, 2, 2, 3, 3, 3, 3, 3, 4, 4]
     np.testing.assert_allclose(gains["share_converted"], np.array(expected) / 4)
+
+
+def test_age_bands_are_closed_on_the_left() -> None:
+    ages = [0.0, 13.99, 14.0, 29.5, 30.0, 59.0, 60.0, 119.0, 120.0, 239.9, 240.0, 900.0, -1.0]
+    assert list(age_band(ages)) == [
+        "0-14", "0-14", "14-30", "14-30", "30-60", "30-60", "60-120", "60-120",
+        "120-240", "120-240", "240+", "240+", "0-14",
+    ]  # fmt: skip
+    assert [name for name, _, _ in AGE_BANDS] == list(age_band([1.0]).categories)
+
+
+def test_metrics_by_age_band_by_hand() -> None:
+    # 0-14: two leads, one converted; 30-60: three leads, all converted (one class); 240+: one
+    age = [3.0, 10.0, 31.0, 45.0, 59.0, 400.0]
+    y = [0, 1, 1, 1, 1, 0]
+    p = [0.2, 0.6, 0.5, 0.7, 0.9, 0.1]
+    truth = [0.2, 0.6, 0.4, np.nan, 0.8, 0.1]
+    bands = metrics_by_age_band(y_true=y, y_prob=p, age_days=age, p_true=truth)
+    assert list(bands) == [name for name, _, _ in AGE_BANDS]
+    young = bands["0-14"]
+    assert young["count"] == 2
+    assert young["mean_predicted"] == pytest.approx(0.4)
+    assert young["mean_observed"] == pytest.approx(0.5)
+    assert young["roc_auc"] == pytest.approx(1.0)
+    assert young["mean_true"] == pytest.approx(0.4)
+    assert young["ece_vs_truth"] == pytest.approx(0.0, abs=1e-12)
+    middle = bands["30-60"]
+    assert middle["count"] == 3 and middle["mean_observed"] == pytest.approx(1.0)
+    assert middle["roc_auc"] is None  # one class: no AUC, and null in metrics.json
+    assert middle["truth_count"] == 2  # the lead without a truth is left out of the truth
+    assert middle["mean_true"] == pytest.approx(0.6)
+    # two quantile bins of one lead each: (|0.5 - 0.4| + |0.9 - 0.8|) / 2
+    assert middle["ece_vs_truth"] == pytest.approx(0.1)
+    assert bands["14-30"] == {
+        "count": 0,
+        "mean_predicted": None,
+        "mean_observed": None,
+        "roc_auc": None,
+        "truth_count": 0,
+        "mean_true": None,
+        "ece_vs_truth": None,
+    }
+    assert bands["240+"]["count"] == 1 and bands["240+"]["roc_auc"] is None
+    assert "mean_true" not in metrics_by_age_band(y_true=y, y_prob=p, age_days=age)["0-14"]
+
+
+def test_age_band_frame_shares_and_order() -> None:
+    bands = metrics_by_age_band(
+        y_true=[0, 1, 0, 1], y_prob=[0.1, 0.8, 0.3, 0.4], age_days=[250.0, 5.0, 20.0, 21.0]
+    )
+    frame = age_band_frame(bands)
+    assert list(frame["band"]) == [name for name, _, _ in AGE_BANDS]
+    assert frame["share"].tolist() == pytest.approx([0.25, 0.5, 0, 0, 0, 0.25])
+    assert frame["mean_true"].isna().all()
+    assert frame.loc[frame["band"] == "14-30", "mean_predicted"].item() == pytest.approx(0.35)
+
+
+def test_ece_vs_truth_zero_for_the_truth_and_the_gap_when_shifted(
+    calibrated: tuple[np.ndarray, np.ndarray],
+) -> None:
+    _, p = calibrated
+    assert ece_vs_truth(p, p) == pytest.approx(0.0, abs=1e-12)
+    # every bin is off by exactly 0.02, whatever the binning
+    assert ece_vs_truth(p * 0.9, p * 0.9 + 0.02) == pytest.approx(0.02)
+    bands = metrics_by_age_band(
+        y_true=(p > 0.5).astype(int), y_prob=p, age_days=np.arange(p.shape[0]) % 300, p_true=p
+    )
+    assert all(band["ece_vs_truth"] == pytest.approx(0.0, abs=1e-12) for band in bands.values())
