@@ -30,11 +30,13 @@ from models.artifact import (
 )
 from models.drift import reference_distribution
 from models.evaluation import (
+    age_band_frame,
     bootstrap_rate_by_group,
     calibration_points,
     classification_metrics,
-    expected_calibration_error,
+    ece_vs_truth,
     gains_points,
+    metrics_by_age_band,
     pr_points,
     precision_at_volume,
     roc_points,
@@ -175,21 +177,78 @@ def stage_rates(
     return out
 
 
-def truth_metrics(
-    test: pd.DataFrame, probability: np.ndarray, truth_path: Path
-) -> dict[str, float]:
-    """Against the synthetic generator's true probabilities (only when they exist)."""
-    if not truth_path.exists():
-        return {}
-    truth = pd.read_parquet(truth_path, columns=["lead_id", "p_true"])
-    p_true = test["lead_id"].map(truth.set_index("lead_id")["p_true"]).to_numpy(dtype=float)
+AGE_COLUMN = "lead_age_days"
+AGE_PLOT_COLUMNS = [
+    "band",
+    "age_from_days",
+    "count",
+    "share",
+    "mean_predicted",
+    "mean_observed",
+    "mean_true",
+]
+
+
+def _age_days(test: pd.DataFrame) -> np.ndarray | None:
+    """Each test row's lead age in days at its as-of moment, or None (no timestamps)."""
+    if AGE_COLUMN not in test.columns:
+        return None
+    return test[AGE_COLUMN].to_numpy(dtype=float)
+
+
+def _per_lead_truth(
+    test: pd.DataFrame, *, truth_file: Path, observation_days: float
+) -> np.ndarray | None:
+    """The older per-lead truth (p_true at created_at + observation_days): known only for the
+    rows of that age (all rows of a table without ages), NaN elsewhere; None without a file."""
+    if not truth_file.is_file():
+        return None
+    truth = pd.read_parquet(truth_file, columns=["lead_id", "p_true"])
+    known = test["lead_id"].map(truth.set_index("lead_id")["p_true"])
+    p_true = known.to_numpy(dtype=float, copy=True)
+    age = _age_days(test)
+    if age is not None:
+        # an older truth says nothing about the same lead at another age
+        p_true[~np.isclose(age, observation_days, atol=1e-3)] = np.nan
+    return p_true
+
+
+def truth_for_rows(
+    test: pd.DataFrame, *, truth_path: Path, horizon_days: float, observation_days: float
+) -> np.ndarray | None:
+    """The synthetic generator's true probability per test row (lead, as_of): NaN where it is
+    unknown, None when there is no truth at all."""
+    directory = truth_path if truth_path.is_dir() else truth_path.parent
+    try:  # the exact truth for any (lead, T), when the generator provides it
+        from pipelines.synthetic.truth import load_truth, truth_probability
+    except ImportError:
+        load_truth = truth_probability = None
+    if load_truth is not None and truth_probability is not None and directory.is_dir():
+        try:
+            truth = load_truth(directory)
+        except FileNotFoundError as exc:
+            logger.warning("no exact synthetic truth (%s); using the per-lead truth", exc)
+        else:
+            return np.asarray(
+                truth_probability(truth, test["lead_id"], test["as_of"], horizon_days),
+                dtype=float,
+            )
+    file = truth_path if truth_path.is_file() else directory / "truth.parquet"
+    return _per_lead_truth(test, truth_file=file, observation_days=observation_days)
+
+
+def truth_metrics(test: pd.DataFrame, probability: np.ndarray, p_true: np.ndarray) -> dict:
+    """Against the synthetic generator's true probabilities, on the rows where it is known."""
     known = ~np.isnan(p_true)
+    if not known.any():
+        return {}
     y = test["label"].to_numpy()[known]
     return {
-        "truth_roc_auc": float(roc_auc_score(y, p_true[known])),
-        "model_ece_vs_truth": float(
-            expected_calibration_error(p_true[known], probability[known], strategy="quantile")
-        ),
+        "truth_rows": int(known.sum()),
+        "truth_roc_auc": float(roc_auc_score(y, p_true[known]))
+        if np.unique(y).shape[0] == 2
+        else None,
+        "model_ece_vs_truth": ece_vs_truth(p_true[known], probability[known]),
         "model_mae_vs_truth": float(np.mean(np.abs(p_true[known] - probability[known]))),
     }
 
@@ -338,8 +397,27 @@ def metrics_on_test_cohort(
         ece_bins=params.evaluate.ece_bins,
         lift_fractions=params.evaluate.lift_fractions,
     )
+    p_true = None
     if params.source.kind == "synthetic" and params.generate.truth_path:
-        metrics["truth"] = truth_metrics(test, probability, Path(params.generate.truth_path))
+        p_true = truth_for_rows(
+            test,
+            truth_path=Path(params.generate.truth_path),
+            horizon_days=params.label.horizon_days,
+            observation_days=params.label.observation_days,
+        )
+    if p_true is not None:
+        metrics["truth"] = truth_metrics(test, probability, p_true)
+        if "model_ece_vs_truth" in metrics["truth"]:
+            metrics["model"]["ece_vs_truth"] = metrics["truth"]["model_ece_vs_truth"]
+    age = _age_days(test)
+    if age is not None:
+        metrics["by_age_band"] = metrics_by_age_band(
+            y_true=test["label"].to_numpy(),
+            y_prob=probability,
+            age_days=age,
+            p_true=p_true,
+            ece_bins=params.evaluate.ece_bins,
+        )
     blocks = params.evaluate.rolling_blocks
     if blocks > 0:
         rolling = rolling_backtest(table=table, config=config, options=params.train, blocks=blocks)
@@ -376,6 +454,18 @@ def write_curves(
     return paths
 
 
+def write_age_calibration(*, by_age_band: dict[str, Any] | None, plots_dir: Path) -> Path:
+    """Mean predicted, observed and true per lead-age band (DVC plot); header only without ages."""
+    path = plots_dir / "calibration_by_age.csv"
+    if by_age_band:
+        frame = age_band_frame(by_age_band)
+        frame = frame[frame["count"] > 0]
+    else:
+        frame = pd.DataFrame(columns=AGE_PLOT_COLUMNS)
+    write_table(frame[AGE_PLOT_COLUMNS], path)
+    return path
+
+
 def record_in_run(
     *,
     metrics: dict[str, Any],
@@ -392,6 +482,8 @@ def record_in_run(
         flat |= {f"test_points_{k}": v for k, v in metrics["points"].items()}
         flat |= dict(metrics.get("truth", {}))
         mlflow.log_metrics({k: float(v) for k, v in flat.items() if v is not None})
+        if metrics.get("by_age_band"):
+            mlflow.log_dict(metrics["by_age_band"], "metrics/by_age_band.json")
         for path, artifact_path in artifacts.items():
             mlflow.log_artifact(str(path), artifact_path=artifact_path)
         return log_and_register(
@@ -445,6 +537,11 @@ def main(
         points=scored["rule_score"].to_numpy(),
         points_probability=points_probability,
         plots_dir=reports_dir / "plots",
+    )
+    plots.append(
+        write_age_calibration(
+            by_age_band=metrics.get("by_age_band"), plots_dir=reports_dir / "plots"
+        )
     )
     write_table(rates, reports_dir / "stage_rates.csv")
 
