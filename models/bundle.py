@@ -20,7 +20,7 @@ from features.naming import describe_feature
 from models.attribution import TreePaths, contributions
 from models.calibration import Calibrator
 from models.reasons import REASONS_PATH, REASONS_SHAP
-from models.stages import assign_stages, disqualified_mask
+from models.stages import assign_stages, disqualified_mask, hand_raiser_mask
 from models.train import ModelSpec, predict_raw, prepare_matrix
 
 BOOSTER_FILE = "booster.txt"
@@ -149,7 +149,9 @@ class ScoringBundle:
         method = str((override or {}).get("reasons_method") or REASONS_SHAP)
         X = prepare_matrix(table, self.spec)
         probability, contrib = self.predict(X, method=method)
-        hand_raiser = table["is_hand_raiser"].to_numpy() >= 1 if "is_hand_raiser" in table else None
+        # a bundle older than the window kept hand-raisers in SQL forever: None keeps that
+        window = self.stage_policy.get("hand_raiser_window_days")
+        hand_raiser = hand_raiser_mask(table, window_days=window)
         disqualified = disqualified_mask(table, self.stage_policy.get("disqualify_when", {}))
         stage = assign_stages(
             scores=probability,

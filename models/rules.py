@@ -26,11 +26,17 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from models.stages import assign_stages, disqualified_mask
+from models.stages import (
+    HAND_RAISER_COLUMN,
+    LAST_HAND_RAISE_COLUMN,
+    assign_stages,
+    disqualified_mask,
+    hand_raiser_mask,
+)
 
 logger = logging.getLogger(__name__)
 
-HAND_RAISER_COLUMN = "is_hand_raiser"
+__all__ = ["BEHAVIOUR_CAP_COLUMN", "HAND_RAISER_COLUMN", "PointsBaseline"]
 BEHAVIOUR_CAP_COLUMN = "behaviour_cap"
 
 
@@ -84,6 +90,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         mql_points: float = 30.0,
         sql_points: float = 60.0,
         hand_raiser_to_sql: bool = True,
+        hand_raiser_window_days: float | None = None,
         disqualify_when: dict[str, float] | None = None,
     ) -> None:
         self.attribute_points = attribute_points
@@ -96,6 +103,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         self.mql_points = mql_points
         self.sql_points = sql_points
         self.hand_raiser_to_sql = hand_raiser_to_sql
+        self.hand_raiser_window_days = hand_raiser_window_days
         self.disqualify_when = disqualify_when
 
     # -- configuration ---------------------------------------------------------------------
@@ -112,6 +120,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
     def to_params(self) -> dict[str, Any]:
         """JSON-ready configuration (stored inside the model artifact)."""
         cap = self.max_behaviour_points
+        window = self.hand_raiser_window_days
         return {
             "attribute_points": {
                 str(column): {str(value): float(points) for value, points in mapping.items()}
@@ -129,6 +138,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
             "mql_points": float(self.mql_points),
             "sql_points": float(self.sql_points),
             "hand_raiser_to_sql": bool(self.hand_raiser_to_sql),
+            "hand_raiser_window_days": None if window is None else float(window),
             "disqualify_when": _float_dict(self.disqualify_when),
         }
 
@@ -141,6 +151,9 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
             raise ValueError(f"page_window_days must be positive, got {self.page_window_days}")
         if self.max_behaviour_points is not None and float(self.max_behaviour_points) < 0:
             raise ValueError("max_behaviour_points must be >= 0 or null")
+        window = self.hand_raiser_window_days
+        if window is not None and float(window) < 0:
+            raise ValueError(f"hand_raiser_window_days must be >= 0 or null, got {window}")
         for column, tiers in (self.numeric_points or {}).items():
             if any(len(tier) != 2 for tier in tiers):
                 raise ValueError(f"numeric_points[{column}] must be a list of [threshold, points]")
@@ -155,6 +168,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
             *(self.numeric_points or {}),
             *(self.disqualify_when or {}),
             HAND_RAISER_COLUMN,
+            *([LAST_HAND_RAISE_COLUMN] if self.hand_raiser_window_days is not None else []),
         ]
         return list(dict.fromkeys(str(c) for c in columns))
 
@@ -257,19 +271,15 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
     def predict_stage(self, X: pd.DataFrame, *, points: np.ndarray | None = None) -> np.ndarray:
         """Stage per lead (DISQUALIFIED/IQL/MQL/SQL) from points, hand-raise and negative rules.
 
+        A hand-raise overrides the points for `hand_raiser_window_days` (None: forever).
         `points`: the leads' `decision_function`, when already computed.
         """
         frame = _require_frame(X)
-        hand_raiser = (
-            _numeric(frame, HAND_RAISER_COLUMN) >= 1.0
-            if HAND_RAISER_COLUMN in frame.columns
-            else None
-        )
         return assign_stages(
             scores=self.decision_function(frame) if points is None else points,
             mql_threshold=float(self.mql_points),
             sql_threshold=float(self.sql_points),
-            hand_raiser=hand_raiser,
+            hand_raiser=hand_raiser_mask(frame, window_days=self.hand_raiser_window_days),
             disqualified=disqualified_mask(frame, self.disqualify_when or {}),
             hand_raiser_to_sql=bool(self.hand_raiser_to_sql),
         )

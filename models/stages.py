@@ -20,6 +20,10 @@ MQL = "MQL"
 SQL = "SQL"
 STAGE_ORDER: tuple[str, ...] = (DISQUALIFIED, IQL, MQL, SQL)
 
+HAND_RAISER_COLUMN = "is_hand_raiser"
+LAST_HAND_RAISE_COLUMN = "days_since_last_hand_raise"
+NEVER_RAISED_DAYS = 3650.0  # the recency a lead that never raised a hand is given
+
 _STAGE_NAMES = np.array(STAGE_ORDER, dtype=object)
 _RANK = {stage: rank for rank, stage in enumerate(STAGE_ORDER)}
 
@@ -51,6 +55,31 @@ def disqualified_mask(
     return mask
 
 
+def hand_raiser_mask(frame: pd.DataFrame, *, window_days: float | None) -> np.ndarray:
+    """True where a lead's last hand-raise is at most `window_days` old (None: ever raised).
+
+    The window is the time sales has to act on a demo / trial / contact request; after it
+    the lead is scored like any other. Without the `days_since_last_hand_raise` column
+    (older feature tables) every lead with `is_hand_raiser >= 1` counts, whatever the window.
+    """
+    if window_days is not None and float(window_days) < 0:
+        raise ValueError(f"hand_raiser_window_days must be >= 0 or null, got {window_days}")
+    raised = np.zeros(len(frame), dtype=bool)
+    if HAND_RAISER_COLUMN in frame.columns:
+        flags = pd.to_numeric(frame[HAND_RAISER_COLUMN], errors="coerce")
+        raised = flags.to_numpy(dtype=float, na_value=0.0) >= 1.0
+    if LAST_HAND_RAISE_COLUMN not in frame.columns:
+        return raised
+    days = pd.to_numeric(frame[LAST_HAND_RAISE_COLUMN], errors="coerce")
+    days = days.to_numpy(dtype=float, na_value=np.nan)
+    ever = days < NEVER_RAISED_DAYS  # NaN and the "never" value are no hand-raise
+    if HAND_RAISER_COLUMN in frame.columns:
+        ever &= raised
+    if window_days is None:
+        return ever
+    return ever & (days <= float(window_days))
+
+
 def _optional_flags(flags: np.ndarray | None, n: int, name: str) -> np.ndarray:
     if flags is None:
         return np.zeros(n, dtype=bool)
@@ -71,8 +100,9 @@ def assign_stages(
 ) -> np.ndarray:
     """Stage per lead: SQL at score >= sql, MQL at >= mql, else IQL; overrides applied after.
 
-    Hand-raisers go to SQL when `hand_raiser_to_sql`; disqualified leads are DISQUALIFIED
-    whatever their score or hand-raise (negative rules win). A missing score (NaN) is IQL.
+    Hand-raisers (`hand_raiser_mask`: within their window) go to SQL when `hand_raiser_to_sql`;
+    disqualified leads are DISQUALIFIED whatever their score or hand-raise (negative rules
+    win). A missing score (NaN) is IQL.
     """
     if mql_threshold > sql_threshold:
         raise ValueError(

@@ -9,13 +9,19 @@ disqualified converters are conversions the funnel loses).
 Every candidate threshold comes from `sklearn.metrics.confusion_matrix_at_thresholds`
 (one row per distinct score); the policies pick a row of that curve. What a threshold gives
 on a cohort is reported with Poisson-bootstrap intervals (`stage_effect`).
+
+A cohort can hold snapshots of the open lead base (one row per lead and scoring moment, see
+`CohortTiming`): precision is then "of the leads in the stage on a scoring day, this share
+converts within the horizon", and volumes come in two units: leads in the stage on a scoring
+day, and leads entering it per week (what sales absorbs; the capacity policy limits this).
+A cohort of one row per lead is the special case of one moment where every lead enters.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Protocol
 
@@ -23,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix_at_thresholds
 
+from features.split import cohort_weeks
 from models.stages import DISQUALIFIED, IQL, MQL, SQL, STAGE_ORDER, stage_rank
 
 logger = logging.getLogger(__name__)
@@ -52,7 +59,11 @@ CURVE_COLUMNS = [
     "expected_conversions",
     "precision",
     "recall",
+    "entering",
+    "entering_conversions",
+    "entering_expected_conversions",
 ]
+DAYS_PER_WEEK = 7.0
 
 
 class InfeasibleTargetWarning(UserWarning):
@@ -60,8 +71,112 @@ class InfeasibleTargetWarning(UserWarning):
 
 
 @dataclass(frozen=True)
+class CohortTiming:
+    """When a cohort's rows were scored: its scoring days and each row's previous snapshot.
+
+    `previous[i]` is the row of the same lead one snapshot earlier (-1: none, the lead was not
+    in the open base or not sampled then); `counted` marks the rows whose previous moment
+    belongs to the cohort, the only rows whose entering a stage can be told (the first moment's
+    previous snapshot lies in an earlier cohort). `sample_rate` is the share of (lead, moment)
+    pairs the table keeps: volumes are scaled back to the whole base.
+    """
+
+    moments: int
+    weeks: float
+    entering_weeks: float
+    every_days: float | None = None
+    previous: np.ndarray | None = field(default=None, repr=False)
+    counted: np.ndarray | None = field(default=None, repr=False)
+    sample_rate: float = 1.0
+
+    @classmethod
+    def one_row_per_lead(cls, weeks: float) -> CohortTiming:
+        """A cohort of one row per lead over `weeks`: one moment, every lead enters."""
+        return cls(moments=1, weeks=float(weeks), entering_weeks=float(weeks))
+
+    @property
+    def snapshots(self) -> bool:
+        """True when rows are snapshots of the open base (several per lead)."""
+        return self.previous is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The cohort's time units, for thresholds.json."""
+        return {
+            "cohort_weeks": self.weeks,
+            "snapshot_every_days": self.every_days,
+            "snapshot_moments": self.moments,
+            "entering_weeks": self.entering_weeks,
+            "sample_rate": self.sample_rate,
+        }
+
+
+def snapshot_timing(
+    lead_id: pd.Series | np.ndarray,
+    as_of: pd.Series | np.ndarray,
+    *,
+    every_days: float,
+    sample_rate: float = 1.0,
+) -> CohortTiming:
+    """Timing of a snapshot cohort: moments, weeks and each row's previous snapshot.
+
+    Weeks are moments x `every_days` / 7 (each scoring day stands for its period); entering
+    is counted on the moments whose previous moment is in the cohort too.
+    """
+    if every_days <= 0:
+        raise ValueError(f"snapshot_every_days must be positive, got {every_days}")
+    if not 0.0 < sample_rate <= 1.0:
+        raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate}")
+    rows = pd.DataFrame(
+        {"lead_id": np.asarray(lead_id), "as_of": pd.to_datetime(np.asarray(as_of))}
+    )
+    rows["row"] = np.arange(len(rows))
+    step = pd.Timedelta(days=float(every_days))
+    moments = pd.Index(rows["as_of"].unique())
+    # the same lead one step earlier; a merge, not a loop over leads
+    earlier = rows[["lead_id", "as_of", "row"]].assign(as_of=rows["as_of"] + step)
+    earlier = earlier.drop_duplicates(["lead_id", "as_of"])
+    found = rows[["lead_id", "as_of"]].merge(earlier, on=["lead_id", "as_of"], how="left")
+    previous = found["row"].fillna(-1).to_numpy(dtype=np.int64)
+    has_earlier_moment = moments.isin(moments + step)
+    if has_earlier_moment.any():
+        counted = rows["as_of"].isin(moments[has_earlier_moment]).to_numpy()
+        entering_moments = int(has_earlier_moment.sum())
+    else:  # one moment: its leads all count as entering, as without snapshots
+        counted, entering_moments = np.ones(len(rows), dtype=bool), len(moments)
+    return CohortTiming(
+        moments=len(moments),
+        weeks=len(moments) * float(every_days) / DAYS_PER_WEEK,
+        entering_weeks=entering_moments * float(every_days) / DAYS_PER_WEEK,
+        every_days=float(every_days),
+        previous=np.where(counted, previous, -1),
+        counted=counted,
+        sample_rate=float(sample_rate),
+    )
+
+
+def cohort_timing(
+    rows: pd.DataFrame,
+    *,
+    snapshots: bool,
+    every_days: float,
+    fallback_weeks: float,
+    sample_rate: float = 1.0,
+) -> CohortTiming:
+    """Timing of a cohort's rows (`lead_id`, `as_of`): snapshots or one row per lead."""
+    if snapshots and rows["as_of"].notna().all() and len(rows):
+        return snapshot_timing(
+            rows["lead_id"], rows["as_of"], every_days=every_days, sample_rate=sample_rate
+        )
+    return CohortTiming.one_row_per_lead(cohort_weeks(rows["as_of"], fallback_weeks=fallback_weeks))
+
+
+@dataclass(frozen=True)
 class ThresholdChoice:
-    """One threshold and what it gives (leads at or above it) on the cohort it was chosen on."""
+    """One threshold and what it gives (leads at or above it) on the cohort it was chosen on.
+
+    `volume` counts rows (lead x scoring day); `volume_per_week` is the leads the stage
+    receives per week (= `entering_per_week`; without snapshots, volume / weeks as before).
+    """
 
     threshold: float
     policy: str
@@ -73,6 +188,8 @@ class ThresholdChoice:
     message: str = ""
     expected_conversions: float = float("nan")
     volume_per_week: float = float("nan")
+    in_stage_per_scoring_day: float = float("nan")
+    entering_per_week: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -93,13 +210,16 @@ def stage_curve(
     *,
     forced: np.ndarray | None = None,
     excluded: np.ndarray | None = None,
+    timing: CohortTiming | None = None,
 ) -> pd.DataFrame:
     """Leads at or above each candidate threshold: volume, conversions, precision, recall.
 
     Rows run from the highest threshold down. The first row sits just above every score:
     only the forced leads (hand-raisers) are in. `expected_conversions` sums the calibrated
     probabilities (what the model expects); `conversions` counts the labels (what happened).
-    Recall is over all conversions of the cohort, disqualified ones included.
+    Recall is over all conversions of the cohort, disqualified ones included. `entering*`
+    count the rows that enter the stage at that threshold (`CohortTiming`; scaled to the
+    whole base): without snapshots every row enters, so they equal the row counts.
     """
     y = np.asarray(y, dtype=np.int64).reshape(-1)
     p = np.asarray(p, dtype=float).reshape(-1)
@@ -126,7 +246,7 @@ def stage_curve(
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(volume > 0, conversions / np.maximum(volume, 1), np.nan)
         recall = conversions / total if total > 0 else np.full(volume.shape, np.nan)
-    return pd.DataFrame(
+    curve = pd.DataFrame(
         {
             "threshold": np.concatenate([[top], thresholds]),
             "volume": volume.astype(np.int64),
@@ -136,6 +256,53 @@ def stage_curve(
             "recall": recall,
         }
     )
+    if timing is None or not timing.snapshots:
+        entering = curve[["volume", "conversions", "expected_conversions"]].to_numpy(float)
+    else:
+        # forced rows are in whatever the threshold, disqualified rows never
+        effective = np.where(always_in, np.inf, np.where(out_of_play, -np.inf, p))
+        weights = np.column_stack([np.ones_like(p), y, p])
+        entering = _entering_at(curve["threshold"].to_numpy(), effective, weights, timing)
+    names = ["entering", "entering_conversions", "entering_expected_conversions"]
+    return curve.assign(**dict(zip(names, entering.T, strict=True)))
+
+
+def _weight_at_or_above(
+    thresholds: np.ndarray, scores: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Column sums of `weights` over the rows scoring >= each threshold (sorted, not looped)."""
+    order = np.argsort(-scores, kind="stable")
+    cumulative = np.vstack([np.zeros((1, weights.shape[1])), np.cumsum(weights[order], axis=0)])
+    at_or_above = len(scores) - np.searchsorted(np.sort(scores), thresholds, side="left")
+    return cumulative[at_or_above]
+
+
+def _entering_at(
+    thresholds: np.ndarray, effective: np.ndarray, weights: np.ndarray, timing: CohortTiming
+) -> np.ndarray:
+    """(leads, conversions, expected conversions) entering the stage at each threshold.
+
+    A row enters when its lead was not in the stage at its previous snapshot:
+    entering(th) = #(s >= th) - #(s >= th and s_previous >= th), over the counted rows; the
+    pairs are scaled by 1 / sample_rate more than the rows (both ends must be sampled).
+    """
+    counted = np.asarray(timing.counted, dtype=bool)
+    previous = np.asarray(timing.previous, dtype=np.int64)
+    in_now = _weight_at_or_above(thresholds, effective[counted], weights[counted])
+    paired = previous >= 0
+    still_in = np.minimum(effective[paired], effective[previous[paired]])
+    in_both = _weight_at_or_above(thresholds, still_in, weights[paired])
+    rate = timing.sample_rate
+    return (in_now - in_both / rate) / rate
+
+
+def _timing_of(weeks: float, timing: CohortTiming | None) -> CohortTiming:
+    """The cohort's timing; a bare number of weeks is a cohort of one row per lead."""
+    return CohortTiming.one_row_per_lead(weeks) if timing is None else timing
+
+
+def _per(value: float, units: float) -> float:
+    return float(value) / units if units > 0 else float("nan")
 
 
 def _pick(
@@ -148,10 +315,14 @@ def _pick(
     message: str = "",
     threshold: float | None = None,
     weeks: float = float("nan"),
+    timing: CohortTiming | None = None,
 ) -> ThresholdChoice:
     row = curve.iloc[int(index)]
+    timing = _timing_of(weeks, timing)
     if message:
         logger.warning(message)
+    entering = float(row["entering"]) if "entering" in row else float(row["volume"])
+    entering_per_week = _per(entering, timing.entering_weeks)
     return ThresholdChoice(
         threshold=float(row["threshold"] if threshold is None else threshold),
         policy=policy,
@@ -162,44 +333,65 @@ def _pick(
         feasible=feasible,
         message=message,
         expected_conversions=float(row["expected_conversions"]),
-        volume_per_week=float(row["volume"]) / weeks if weeks > 0 else float("nan"),
+        volume_per_week=entering_per_week,
+        in_stage_per_scoring_day=_per(row["volume"] / timing.sample_rate, timing.moments),
+        entering_per_week=entering_per_week,
     )
 
 
 def pick_by_precision(
-    curve: pd.DataFrame, *, target: float, policy: str = "precision", weeks: float = np.nan
+    curve: pd.DataFrame,
+    *,
+    target: float,
+    policy: str = "precision",
+    weeks: float = np.nan,
+    timing: CohortTiming | None = None,
 ) -> ThresholdChoice:
     """Lowest threshold whose precision reaches `target` (most leads at that quality)."""
     precision = curve["precision"].to_numpy()
     ok = np.flatnonzero(precision >= target)
+    when = {"policy": policy, "target": target, "weeks": weeks, "timing": timing}
     if ok.size:
-        return _pick(curve, ok[-1], policy=policy, target=target, feasible=True, weeks=weeks)
+        return _pick(curve, ok[-1], feasible=True, **when)
     best = int(np.nanargmax(precision)) if np.isfinite(precision).any() else 0
     message = (
         f"no threshold reaches precision {target:.0%}; the best reachable is"
         f" {precision[best]:.1%} at threshold {curve['threshold'].iloc[best]:.3f} (used instead)"
     )
-    return _pick(
-        curve, best, policy=policy, target=target, feasible=False, message=message, weeks=weeks
-    )
+    return _pick(curve, best, feasible=False, message=message, **when)
 
 
 def pick_by_recall(
-    curve: pd.DataFrame, *, target: float, policy: str = "recall", weeks: float = np.nan
+    curve: pd.DataFrame,
+    *,
+    target: float,
+    policy: str = "recall",
+    weeks: float = np.nan,
+    timing: CohortTiming | None = None,
 ) -> ThresholdChoice:
     """Highest threshold that still captures `target` of all conversions."""
     recall = curve["recall"].to_numpy()
     ok = np.flatnonzero(recall >= target)
+    when = {"policy": policy, "target": target, "weeks": weeks, "timing": timing}
     if ok.size:
-        return _pick(curve, ok[0], policy=policy, target=target, feasible=True, weeks=weeks)
+        return _pick(curve, ok[0], feasible=True, **when)
     best = len(curve) - 1
     message = (
         f"no threshold reaches recall {target:.0%}: disqualified leads hold the other"
         f" conversions; the best reachable is {recall[best]:.1%} (every eligible lead, used)"
     )
-    return _pick(
-        curve, best, policy=policy, target=target, feasible=False, message=message, weeks=weeks
-    )
+    return _pick(curve, best, feasible=False, message=message, **when)
+
+
+def _within(curve: pd.DataFrame, limit: float) -> np.ndarray:
+    """Rows (from the top) up to which the leads entering the stage stay within `limit`.
+
+    Entering is not monotone in the threshold on snapshots (a lower threshold keeps leads in
+    the stage rather than letting them re-enter), so a row fits only if every higher one does.
+    """
+    entering = curve["entering" if "entering" in curve else "volume"].to_numpy(dtype=float)
+    # a hair of tolerance: entering is a difference of sums of floats
+    return np.flatnonzero(np.maximum.accumulate(entering) <= np.floor(limit) + 1e-9)
 
 
 def pick_by_volume(
@@ -209,27 +401,35 @@ def pick_by_volume(
     policy: str = "capacity",
     target: float | None = None,
     weeks: float = np.nan,
+    timing: CohortTiming | None = None,
 ) -> ThresholdChoice:
-    """Lowest threshold that sends at most `volume` leads to the stage (ties stay together)."""
+    """Lowest threshold whose stage at most `volume` leads enter (ties stay together).
+
+    Without snapshots that is at most `volume` leads in the stage, as it always was.
+    """
     target = float(volume if target is None else target)
-    volumes = curve["volume"].to_numpy()
-    ok = np.flatnonzero(volumes <= np.floor(volume))
-    if ok.size and volumes[ok[-1]] > 0:
-        return _pick(curve, ok[-1], policy=policy, target=target, feasible=True, weeks=weeks)
-    if volumes[0] > 0:
+    when = {"policy": policy, "target": target, "weeks": weeks, "timing": timing}
+    entering = curve["entering" if "entering" in curve else "volume"].to_numpy(dtype=float)
+    ok = _within(curve, volume)
+    if ok.size and entering[ok[-1]] > 0:
+        return _pick(curve, ok[-1], feasible=True, **when)
+    if entering[0] > 0:
         message = (
-            f"a capacity of {volume:.0f} leads is below the {volumes[0]} hand-raisers, who go to"
-            " sales regardless; the stage holds the hand-raisers only"
+            f"a capacity of {volume:.0f} leads is below the {entering[0]:.0f} hand-raisers, who"
+            " go to sales regardless; the stage holds the hand-raisers only"
         )
     else:
         message = f"a capacity of {volume:.1f} leads is below one lead; the stage stays empty"
-    return _pick(
-        curve, 0, policy=policy, target=target, feasible=False, message=message, weeks=weeks
-    )
+    return _pick(curve, 0, feasible=False, message=message, **when)
 
 
 def pick_by_expected_value(
-    curve: pd.DataFrame, *, deal_value: float, contact_cost: float, weeks: float = np.nan
+    curve: pd.DataFrame,
+    *,
+    deal_value: float,
+    contact_cost: float,
+    weeks: float = np.nan,
+    timing: CohortTiming | None = None,
 ) -> ThresholdChoice:
     """Contact a lead when probability x deal value exceeds the cost of a sales contact.
 
@@ -255,6 +455,7 @@ def pick_by_expected_value(
         message=message,
         threshold=max(break_even, 0.0),
         weeks=weeks,
+        timing=timing,
     )
 
 
@@ -302,42 +503,47 @@ def choose_thresholds(
     y: np.ndarray,
     p: np.ndarray,
     policy: ThresholdPolicy | Mapping[str, Any],
-    weeks: float,
+    weeks: float = np.nan,
     forced: np.ndarray | None = None,
     excluded: np.ndarray | None = None,
+    timing: CohortTiming | None = None,
 ) -> dict[str, ThresholdChoice]:
-    """SQL and MQL thresholds for a cohort spanning `weeks`, by the policies in params.
+    """SQL and MQL thresholds for a cohort (`timing`, or one row per lead over `weeks`).
 
-    `forced` marks leads that are SQL whatever their score (hand-raisers when
-    `hand_raiser_to_sql` is on), `excluded` the disqualified ones. MQL never ends above SQL.
+    `forced` marks leads that are SQL whatever their score (hand-raisers within their window
+    when `hand_raiser_to_sql` is on), `excluded` the disqualified ones. Precision and recall
+    are over the cohort's rows (on snapshots: the leads in the stage on a scoring day); the
+    capacity policy limits the leads entering SQL per week. MQL never ends above SQL.
     """
     if isinstance(policy, Mapping):  # a mapping of the keys, as in params.yaml
         policy = SimpleNamespace(**({"sql_policy": "precision", "mql_policy": "recall"} | policy))
-    curve = stage_curve(y, p, forced=forced, excluded=excluded)
+    timing = _timing_of(weeks, timing)
+    curve = stage_curve(y, p, forced=forced, excluded=excluded, timing=timing)
     sql_policy = policy.sql_policy
     if sql_policy == "precision":
-        sql = pick_by_precision(curve, target=float(policy.sql_precision), weeks=weeks)
+        sql = pick_by_precision(curve, target=float(policy.sql_precision), timing=timing)
     elif sql_policy == "capacity":
         per_week = float(policy.sql_capacity_per_week)
-        sql = pick_by_volume(curve, volume=per_week * weeks, target=per_week, weeks=weeks)
+        limit = per_week * timing.entering_weeks
+        sql = pick_by_volume(curve, volume=limit, target=per_week, timing=timing)
     elif sql_policy == "expected_value":
         sql = pick_by_expected_value(
             curve,
             deal_value=float(policy.deal_value),
             contact_cost=float(policy.contact_cost),
-            weeks=weeks,
+            timing=timing,
         )
     else:
         raise ValueError(f"unknown thresholds.sql_policy {sql_policy!r}; use one of {SQL_POLICIES}")
     mql_policy = policy.mql_policy
     if mql_policy == "recall":
-        mql = pick_by_recall(curve, target=float(policy.mql_recall), weeks=weeks)
+        mql = pick_by_recall(curve, target=float(policy.mql_recall), timing=timing)
     elif mql_policy == "precision_floor":
         mql = pick_by_precision(
             curve,
             target=float(policy.mql_precision_floor),
             policy="precision_floor",
-            weeks=weeks,
+            timing=timing,
         )
     else:
         raise ValueError(f"unknown thresholds.mql_policy {mql_policy!r}; use one of {MQL_POLICIES}")
@@ -355,7 +561,7 @@ def choose_thresholds(
             feasible=False,
             message=message,
             threshold=sql.threshold,
-            weeks=weeks,
+            timing=timing,
         )
     return {"mql": mql, "sql": sql}
 
@@ -371,8 +577,41 @@ def effect_at(curve: pd.DataFrame, threshold: float) -> pd.Series:
     return curve.iloc[_index_at(curve, threshold)]
 
 
-def what_if_table(curve: pd.DataFrame, *, weeks: float, max_rows: int = 200) -> pd.DataFrame:
-    """Threshold -> leads per week, expected and realised conversions per week, precision, recall.
+def _weekly(rows: pd.DataFrame, timing: CohortTiming) -> dict[str, np.ndarray]:
+    """Curve rows in both units: in the stage on a scoring day, and entering per week.
+
+    `leads_per_week` is the leads sales receives per week (= entering per week); the weekly
+    conversions are those of the entering leads (within the horizon).
+    """
+    if "entering" not in rows:  # a curve built before entering was counted
+        rows = rows.assign(
+            entering=rows["volume"],
+            entering_conversions=rows["conversions"],
+            entering_expected_conversions=rows["expected_conversions"],
+        )
+    weeks = timing.entering_weeks
+    entering = rows["entering"].to_numpy(dtype=float) / weeks
+    return {
+        "threshold": rows["threshold"].to_numpy(),
+        "leads_per_week": entering,
+        "in_stage_per_scoring_day": rows["volume"].to_numpy() / timing.sample_rate / timing.moments,
+        "entering_per_week": entering,
+        "expected_conversions_per_week": rows["entering_expected_conversions"].to_numpy() / weeks,
+        "conversions_per_week": rows["entering_conversions"].to_numpy() / weeks,
+        "precision": rows["precision"].to_numpy(),
+        "recall": rows["recall"].to_numpy(),
+    }
+
+
+def what_if_table(
+    curve: pd.DataFrame,
+    *,
+    weeks: float = np.nan,
+    max_rows: int = 200,
+    timing: CohortTiming | None = None,
+) -> pd.DataFrame:
+    """Threshold -> leads per week (entering; in the stage on a scoring day), conversions per
+    week (expected and realised), precision, recall.
 
     At most `max_rows` rows, evenly spaced in volume so the curve is even where it matters.
     """
@@ -380,64 +619,84 @@ def what_if_table(curve: pd.DataFrame, *, weeks: float, max_rows: int = 200) -> 
     targets = np.linspace(volume[0], volume[-1], max_rows)
     keep = np.unique(np.clip(np.searchsorted(volume, targets, side="left"), 0, len(curve) - 1))
     rows = curve.iloc[keep]
-    return pd.DataFrame(
-        {
-            "threshold": rows["threshold"].to_numpy(),
-            "leads_per_week": rows["volume"].to_numpy() / weeks,
-            "expected_conversions_per_week": rows["expected_conversions"].to_numpy() / weeks,
-            "conversions_per_week": rows["conversions"].to_numpy() / weeks,
-            "precision": rows["precision"].to_numpy(),
-            "recall": rows["recall"].to_numpy(),
-        }
-    ).reset_index(drop=True)
+    return pd.DataFrame(_weekly(rows, _timing_of(weeks, timing))).reset_index(drop=True)
 
 
 def capacity_table(
-    curve: pd.DataFrame, *, weeks: float, leads_per_week: Sequence[float]
+    curve: pd.DataFrame,
+    *,
+    weeks: float = np.nan,
+    leads_per_week: Sequence[float],
+    timing: CohortTiming | None = None,
 ) -> pd.DataFrame:
-    """For each weekly sales capacity: the threshold that fills it and what sales would get.
+    """For each weekly sales capacity (leads entering SQL): the threshold that fills it and
+    what sales would get.
 
     `forced_only` marks capacities the forced leads (hand-raisers) alone fill or exceed.
     """
-    volume = curve["volume"].to_numpy()
-    rows = []
-    for capacity in leads_per_week:
-        fits = np.flatnonzero(volume <= np.floor(float(capacity) * weeks))
-        index = int(fits[-1]) if fits.size else 0
-        row = curve.iloc[index]
-        rows.append(
-            {
-                "capacity_per_week": float(capacity),
-                "forced_only": index == 0,
-                "threshold": float(row["threshold"]),
-                "leads_per_week": float(row["volume"]) / weeks,
-                "expected_conversions_per_week": float(row["expected_conversions"]) / weeks,
-                "conversions_per_week": float(row["conversions"]) / weeks,
-                "precision": float(row["precision"]),
-                "recall": float(row["recall"]),
-            }
-        )
-    return pd.DataFrame(rows)
+    timing = _timing_of(weeks, timing)
+    capacities = [float(capacity) for capacity in leads_per_week]
+    index = []
+    for capacity in capacities:
+        fits = _within(curve, capacity * timing.entering_weeks)
+        index.append(int(fits[-1]) if fits.size else 0)
+    table = pd.DataFrame(_weekly(curve.iloc[index], timing))
+    table.insert(0, "forced_only", np.asarray(index) == 0)
+    table.insert(0, "capacity_per_week", capacities)
+    return table
+
+
+def _previous_state(ranks: np.ndarray, timing: CohortTiming) -> np.ndarray:
+    """Per row: the stage rank at the lead's previous snapshot, ABSENT, or NOT_COUNTED."""
+    k = len(STAGE_ORDER)
+    if not timing.snapshots:
+        return np.full(ranks.shape, k)  # every row enters (one row per lead)
+    previous = np.asarray(timing.previous, dtype=np.int64)
+    state = np.where(previous >= 0, ranks[np.maximum(previous, 0)], k)
+    return np.where(np.asarray(timing.counted, dtype=bool), state, k + 1)
+
+
+def _group_volumes(
+    cells: np.ndarray, members: list[int], timing: CohortTiming
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, converted rows, leads entering) of a group of stages, from cell counts.
+
+    `cells[..., stage, previous state, label]`; entering = counted rows in the group minus
+    those whose previous snapshot was in the group too (scaled for the sampled pairs).
+    """
+    k = len(STAGE_ORDER)
+    group = cells[..., members, :, :]
+    rows = group.sum(axis=(-3, -2, -1))
+    converted = group[..., 1].sum(axis=(-2, -1))
+    counted = group[..., : k + 1, :].sum(axis=(-3, -2, -1))
+    stayed = group[..., members, :].sum(axis=(-3, -2, -1))
+    entering = (counted - stayed / timing.sample_rate) / timing.sample_rate
+    return rows, converted, entering
 
 
 def stage_effect(
     y: np.ndarray,
     stages: np.ndarray,
     *,
-    weeks: float,
+    weeks: float = np.nan,
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
     predictive: bool = False,
+    timing: CohortTiming | None = None,
 ) -> pd.DataFrame:
-    """Per stage: leads per week, conversion rate (precision), share of conversions (recall).
+    """Per stage: leads per week, in the stage on a scoring day, conversion rate (precision),
+    share of conversions (recall).
 
-    Each comes with a Poisson-bootstrap interval: every stage x outcome count is redrawn as
-    Poisson(count), which is how weekly volumes vary (the lead inflow is not fixed either).
-    With `predictive` the interval is for a new cohort of the same length (the redrawn rates
-    drawn once more), the range to expect next period rather than the error of this one.
+    `leads_per_week` = `entering_per_week`: the leads entering the stage per week (without
+    snapshots: the stage's leads / weeks). Each figure comes with a Poisson-bootstrap interval:
+    every stage x previous stage x outcome count is redrawn as Poisson(count), which is how
+    weekly volumes vary (the lead inflow is not fixed either). With `predictive` the interval
+    is for a new cohort of the same length (the redrawn rates drawn once more), the range to
+    expect next period rather than the error of this one.
     Rows: the four stages, "MQL or higher" and "All leads".
     """
+    timing = _timing_of(weeks, timing)
     labels = np.asarray(y, dtype=np.int64).reshape(-1)
     ranks = stage_rank(stages)
     if ranks.shape != labels.shape:
@@ -445,25 +704,29 @@ def stage_effect(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     k = len(STAGE_ORDER)
-    counts = np.bincount(ranks * 2 + labels, minlength=2 * k).reshape(k, 2).astype(float)
+    shape = (k, k + 2, 2)  # stage, previous state (stages, absent, not counted), label
+    cell = np.ravel_multi_index((ranks, _previous_state(ranks, timing), labels), shape)
+    cells = np.bincount(cell, minlength=int(np.prod(shape))).reshape(shape).astype(float)
     rng = np.random.default_rng(seed)
-    draws = rng.poisson(np.broadcast_to(counts, (n_boot, k, 2))).astype(float)
+    draws = rng.poisson(np.broadcast_to(cells, (n_boot, *shape))).astype(float)
     if predictive:
         draws = rng.poisson(draws).astype(float)
     groups = {stage: [rank] for rank, stage in enumerate(STAGE_ORDER)}
     groups[MQL_OR_HIGHER] = [STAGE_ORDER.index(MQL), STAGE_ORDER.index(SQL)]
     groups[ALL_LEADS] = list(range(k))
     tail = (1.0 - confidence) / 2.0
-    total_now = counts[:, 1].sum()
-    total_boot = draws[:, :, 1].sum(axis=1)
+    total_now = cells[..., 1].sum()
+    total_boot = draws[..., 1].sum(axis=(1, 2))
+    per_day = timing.sample_rate * timing.moments
     rows = []
     for name, members in groups.items():
-        leads, converted = counts[members].sum(axis=0).sum(), counts[members, 1].sum()
-        boot_leads = draws[:, members].sum(axis=(1, 2))
-        boot_conv = draws[:, members, 1].sum(axis=1)
+        leads, converted, entering = _group_volumes(cells, members, timing)
+        boot_leads, boot_conv, boot_entering = _group_volumes(draws, members, timing)
         with np.errstate(invalid="ignore", divide="ignore"):
             estimates = {
-                "leads_per_week": (leads / weeks, boot_leads / weeks),
+                "leads_per_week": (entering, boot_entering),
+                "in_stage_per_scoring_day": (leads / per_day, boot_leads / per_day),
+                "entering_per_week": (entering, boot_entering),
                 "precision": (
                     converted / leads if leads else np.nan,
                     np.where(boot_leads > 0, boot_conv / boot_leads, np.nan),
@@ -473,6 +736,9 @@ def stage_effect(
                     np.where(total_boot > 0, boot_conv / total_boot, np.nan),
                 ),
             }
+        for metric in ("leads_per_week", "entering_per_week"):
+            point, boot = estimates[metric]
+            estimates[metric] = (point / timing.entering_weeks, boot / timing.entering_weeks)
         row: dict[str, Any] = {"stage": name, "leads": int(leads), "conversions": int(converted)}
         for metric, (point, boot) in estimates.items():
             finite = boot[np.isfinite(boot)]
@@ -531,16 +797,19 @@ __all__ = [
     "MQL",
     "MQL_OR_HIGHER",
     "SQL",
+    "CohortTiming",
     "InfeasibleTargetWarning",
     "ThresholdChoice",
     "capacity_table",
     "choose_thresholds",
+    "cohort_timing",
     "effect_at",
     "funnel",
     "pick_by_expected_value",
     "pick_by_precision",
     "pick_by_recall",
     "pick_by_volume",
+    "snapshot_timing",
     "stage_curve",
     "stage_effect",
     "stage_movement",

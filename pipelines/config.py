@@ -147,6 +147,7 @@ class ThresholdsParams:
     mql_recall: float = 0.8
     mql_precision_floor: float = 0.1
     hand_raiser_to_sql: bool = True
+    hand_raiser_window_days: float | None = 30.0  # days in SQL after a hand-raise; null: forever
     confidence: float = 0.95
     bootstrap_samples: int = 1000
     seed: int = 0
@@ -180,11 +181,18 @@ class RulesParams:
     mql_points: Number | None = None
     sql_points: Number | None = None
     hand_raiser_to_sql: bool | None = None
+    hand_raiser_window_days: float | None = None  # null: thresholds.hand_raiser_window_days
     disqualify_when: dict[str, Number] | None = None
 
-    def baseline_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of `PointsBaseline` for the keys params.yaml sets."""
+    def baseline_kwargs(self, *, hand_raiser_window_days: float | None = None) -> dict[str, Any]:
+        """Keyword arguments of `PointsBaseline` for the keys params.yaml sets.
+
+        `hand_raiser_window_days`: the window when the rules set none (the thresholds' one),
+        so both scorers release a hand-raiser after the same time.
+        """
         values = {f.name: getattr(self, f.name) for f in fields(self)}
+        if values["hand_raiser_window_days"] is None:
+            values["hand_raiser_window_days"] = hand_raiser_window_days
         return {k: v for k, v in values.items() if v is not None}
 
     @property

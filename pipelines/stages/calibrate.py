@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,11 +13,17 @@ import numpy as np
 import pandas as pd
 import typer
 
-from features.split import CALIBRATION, cohort_rows, cohort_weeks
+from features.split import CALIBRATION, cohort_rows
 from models.calibration import Calibrator, fit_calibrator
-from models.rules import HAND_RAISER_COLUMN
-from models.stages import assign_stages, disqualified_mask
-from models.thresholds import choose_thresholds, stage_curve, stage_effect, what_if_table
+from models.stages import assign_stages, disqualified_mask, hand_raiser_mask
+from models.thresholds import (
+    CohortTiming,
+    choose_thresholds,
+    cohort_timing,
+    stage_curve,
+    stage_effect,
+    what_if_table,
+)
 from models.train import ModelSpec, predict_raw, prepare_matrix
 from pipelines.artifacts import FEATURES_DIR, MODEL_DIR, load_booster, load_training_table
 from pipelines.config import CalibrationParams, ThresholdsParams, load_config, load_params
@@ -26,14 +33,33 @@ from pipelines.tracking import configure_tracking, run_id_of
 logger = logging.getLogger(__name__)
 
 
+SUMMARY_FILE = "features_summary.json"
+
+
 def stage_overrides(
-    rows: pd.DataFrame, *, hand_raiser_to_sql: bool, disqualify_when: dict[str, float]
+    rows: pd.DataFrame,
+    *,
+    hand_raiser_to_sql: bool,
+    disqualify_when: dict[str, float],
+    hand_raiser_window_days: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(forced into SQL, disqualified) per row, exactly as scoring applies them."""
     forced = np.zeros(len(rows), dtype=bool)
-    if hand_raiser_to_sql and HAND_RAISER_COLUMN in rows.columns:
-        forced = rows[HAND_RAISER_COLUMN].fillna(0).to_numpy(dtype=float) >= 1
+    if hand_raiser_to_sql:
+        forced = hand_raiser_mask(rows, window_days=hand_raiser_window_days)
     return forced, disqualified_mask(rows, disqualify_when)
+
+
+def table_snapshots(features_dir: Path) -> dict[str, Any]:
+    """How the feature table was drawn: `snapshot_every_days` (None: one row per lead) and
+    `sample_rate` (the share of (lead, moment) pairs kept), from the features summary."""
+    path = features_dir / SUMMARY_FILE
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    snapshots = summary.get("snapshots") or {}  # absent: a one-row-per-lead table
+    return {
+        "snapshot_every_days": snapshots.get("every_days"),
+        "sample_rate": float(summary.get("sampling_rate") or 1.0),
+    }
 
 
 def propose_thresholds(
@@ -42,12 +68,16 @@ def propose_thresholds(
     probability: np.ndarray,
     forced: np.ndarray,
     excluded: np.ndarray,
-    weeks: float,
+    timing: CohortTiming,
     policy: ThresholdsParams,
 ) -> dict[str, Any]:
-    """Proposed MQL/SQL thresholds, their expected effect (with intervals) and a what-if grid."""
+    """Proposed MQL/SQL thresholds, their expected effect (with intervals) and a what-if grid.
+
+    Volumes come in both units (`models.thresholds`): in the stage on a scoring day and
+    entering per week.
+    """
     choices = choose_thresholds(
-        y=y, p=probability, policy=policy, weeks=weeks, forced=forced, excluded=excluded
+        y=y, p=probability, policy=policy, timing=timing, forced=forced, excluded=excluded
     )
     stages = assign_stages(
         scores=probability,
@@ -60,22 +90,21 @@ def propose_thresholds(
     expected = stage_effect(
         y,
         stages,
-        weeks=weeks,
+        timing=timing,
         n_boot=policy.bootstrap_samples,
         seed=policy.seed,
         confidence=policy.confidence,
         predictive=True,
     )
-    curve = stage_curve(y, probability, forced=forced, excluded=excluded)
+    curve = stage_curve(y, probability, forced=forced, excluded=excluded, timing=timing)
+    what_if = what_if_table(curve, timing=timing, max_rows=policy.what_if_rows)
     thresholds: dict[str, Any] = {name: choice.to_dict() for name, choice in choices.items()}
+    thresholds |= timing.to_dict()
     thresholds |= {
-        "cohort_weeks": weeks,
         "chosen_on": "calibration",
         "confidence": policy.confidence,
         "expected": expected.to_dict(orient="records"),
-        "what_if": what_if_table(curve, weeks=weeks, max_rows=policy.what_if_rows).to_dict(
-            orient="records"
-        ),
+        "what_if": what_if.to_dict(orient="records"),
     }
     return thresholds
 
@@ -88,8 +117,14 @@ def calibrate_and_choose(
     calibration: CalibrationParams,
     policy: ThresholdsParams,
     disqualify_when: dict[str, float] | None = None,
+    snapshot_every_days: float | None = None,
+    sample_rate: float = 1.0,
 ) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
-    """(calibrator, calibration info, thresholds with what they give on the cohort)."""
+    """(calibrator, calibration info, thresholds with what they give on the cohort).
+
+    `snapshot_every_days`: the table holds snapshots of the open lead base taken this often
+    (None: one row per lead); `sample_rate`: the share of (lead, moment) pairs it keeps.
+    """
     rows = cohort_rows(table, CALIBRATION)
     X = prepare_matrix(rows, spec)
     calibrator, info = fit_calibrator(
@@ -101,10 +136,17 @@ def calibrate_and_choose(
         min_positives_isotonic=calibration.min_positives_isotonic,
     )
     probability = calibrator.transform(predict_raw(booster, X))
-    weeks = cohort_weeks(rows["as_of"], fallback_weeks=policy.cohort_weeks)
+    timing = cohort_timing(
+        rows,
+        snapshots=snapshot_every_days is not None,
+        every_days=float(snapshot_every_days or 1.0),
+        fallback_weeks=policy.cohort_weeks,
+        sample_rate=sample_rate,
+    )
     forced, excluded = stage_overrides(
         rows,
         hand_raiser_to_sql=policy.hand_raiser_to_sql,
+        hand_raiser_window_days=policy.hand_raiser_window_days,
         disqualify_when=dict(disqualify_when or {}),
     )
     thresholds = propose_thresholds(
@@ -112,10 +154,11 @@ def calibrate_and_choose(
         probability=probability,
         forced=forced,
         excluded=excluded,
-        weeks=weeks,
+        timing=timing,
         policy=policy,
     )
     thresholds["hand_raiser_to_sql"] = policy.hand_raiser_to_sql
+    thresholds["hand_raiser_window_days"] = policy.hand_raiser_window_days
     info["calibration_rows"] = len(rows)
     info["calibration_positives"] = int(rows["label"].sum())
     return calibrator, info, thresholds
@@ -137,6 +180,7 @@ def main(
         calibration=config.calibration,
         policy=config.thresholds,
         disqualify_when=config.rules.disqualify,
+        **table_snapshots(features_dir),
     )
     write_json(calibrator.to_dict(), model_dir / "calibrator.json")
     write_json(info, model_dir / "calibration_info.json")
@@ -152,6 +196,10 @@ def main(
                 "proposed_mql_threshold": thresholds["mql"]["threshold"],
                 "proposed_sql_threshold": thresholds["sql"]["threshold"],
                 "proposed_sql_leads_per_week": thresholds["sql"]["volume_per_week"],
+                "proposed_sql_entering_per_week": thresholds["sql"]["entering_per_week"],
+                "proposed_sql_in_stage_per_scoring_day": thresholds["sql"][
+                    "in_stage_per_scoring_day"
+                ],
                 "proposed_sql_precision": thresholds["sql"]["precision"],
                 "proposed_mql_recall": thresholds["mql"]["recall"],
             }
@@ -159,9 +207,14 @@ def main(
         mlflow.log_dict(thresholds, "thresholds/proposed.json")
         mlflow.set_tag("calibration_method", info["method"])
     logger.info(
-        "calibrate: %s on %d leads; proposed MQL >= %.3f, SQL >= %.3f",
+        "calibrate: %s on %d rows (%d scoring days); proposed MQL >= %.3f, SQL >= %.3f:"
+        " %.0f SQLs on a scoring day, %.1f new SQLs a week, %.1f%% convert",
         info["method"],
         info["calibration_rows"],
+        thresholds["snapshot_moments"],
         thresholds["mql"]["threshold"],
         thresholds["sql"]["threshold"],
+        thresholds["sql"]["in_stage_per_scoring_day"],
+        thresholds["sql"]["entering_per_week"],
+        100 * thresholds["sql"]["precision"],
     )
