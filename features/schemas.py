@@ -129,21 +129,43 @@ def _surely_passes_check(values: pd.Series, check: pa.Check) -> bool:
 def feature_table_schema(
     *, categorical: list[str], numeric: list[str], training: bool
 ) -> pa.DataFrameSchema:
-    """Strict schema of the feature table (plus `label` and `cohort` when training)."""
+    """Strict schema of the feature table (plus `label` and `cohort` when training).
+
+    One row per (lead, as-of moment): a training table holds a lead at several snapshots.
+    Its numerics are float32 (half the memory; LightGBM bins them anyway).
+    """
     columns: dict[str, pa.Column] = {
-        "lead_id": pa.Column(str, unique=True, nullable=False),
+        "lead_id": pa.Column(str, nullable=False),
         "as_of": pa.Column(UTC_NS, nullable=True),
     }
     columns |= {name: pa.Column("category", nullable=True) for name in categorical}
+    number = np.float32 if training else float
     columns |= {
-        name: pa.Column(float, nullable=True, checks=pa.Check(_finite_or_missing, name="finite"))
+        name: pa.Column(number, nullable=True, checks=pa.Check(_finite_or_missing, name="finite"))
         for name in numeric
     }
     if training:
         columns["label"] = pa.Column(int, pa.Check.isin([0, 1]))
         columns["cohort"] = pa.Column(str, pa.Check.isin(["train", "calibration", "test"]))
-    return pa.DataFrameSchema(columns, strict=True, ordered=False, name="FeatureTable")
+    return pa.DataFrameSchema(
+        columns, strict=True, ordered=False, unique=["lead_id", "as_of"], name="FeatureTable"
+    )
 
 
 def _finite_or_missing(values: pd.Series) -> pd.Series:
     return values.isna() | values.abs().lt(float("inf"))
+
+
+class RawFeedback(pa.DataFrameModel):
+    """Sales' verdict on a handed-over lead (the SAL step); `accepted` parsed from yes/no."""
+
+    lead_id: Series[str] = pa.Field(
+        nullable=False, str_length={"min_value": 1, "error": "lead_id empty"}
+    )
+    decided_at: Series[UTC_NS] = pa.Field(nullable=False)  # type: ignore[valid-type]
+    accepted: Series[float] = pa.Field(
+        nullable=False, isin={"allowed_values": [0.0, 1.0], "error": "accepted not yes/no"}
+    )
+
+    class Config:
+        strict = False

@@ -61,6 +61,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
         "Write the marketing report (HTML) on the test cohort.",
     ),
+    "monitor": (
+        "pipelines.monitor.command",
+        "main",
+        "Check past scores against the conversions and sales feedback since.",
+    ),
 }
 # group: (module, {command: (function, help)}, help)
 GROUPS: dict[str, tuple[str, dict[str, tuple[str, str]], str]] = {
@@ -71,6 +76,15 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str]], str]] = {
             "approve": ("approve", "Record who approved which thresholds, and when."),
         },
         "Show the proposed and approved stage thresholds; approve them.",
+    ),
+    "model": (
+        "pipelines.lifecycle",
+        {
+            "list": ("list_versions", "Versions, metrics, approval, champion now and before."),
+            "promote": ("promote", "Make a version the champion (who, when, why recorded)."),
+            "revert": ("revert", "Give the champion back to the previous one (recorded)."),
+        },
+        "Registered model versions: list them, promote one, revert to the previous champion.",
     ),
 }
 

@@ -1,0 +1,1 @@
+"""`leadscore monitor`: past scores checked against the conversions and sales feedback since."""
