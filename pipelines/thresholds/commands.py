@@ -80,14 +80,26 @@ def proposed_thresholds(name: str, version: str) -> dict[str, Any]:
     return json.loads(Path(path).read_text())["thresholds"]
 
 
+EFFECT_METRICS = (
+    "leads_per_week",
+    "in_stage_per_scoring_day",
+    "entering_per_week",
+    "precision",
+    "recall",
+)
+
+
 def effect_of(thresholds: dict[str, Any], threshold: float) -> dict[str, float]:
-    """What a threshold gave on the calibration cohort (stored what-if grid, nearest above)."""
+    """What a threshold gave on the calibration cohort (stored what-if grid, nearest above).
+
+    Grids of older models have no `in_stage_per_scoring_day` / `entering_per_week`: NaN.
+    """
     grid = pd.DataFrame(thresholds.get("what_if") or [])
     if grid.empty:
-        return {"leads_per_week": math.nan, "precision": math.nan, "recall": math.nan}
+        return dict.fromkeys(EFFECT_METRICS, math.nan)
     at_or_above = grid[grid["threshold"] >= threshold]
     row = at_or_above.iloc[-1] if len(at_or_above) else grid.iloc[0]
-    return {k: float(row[k]) for k in ("leads_per_week", "precision", "recall")}
+    return {k: float(row[k]) if k in row else math.nan for k in EFFECT_METRICS}
 
 
 def _pct(value: float, digits: int = 1) -> str:
@@ -113,11 +125,7 @@ def expected_rows(
                 "which": "proposed",
                 "threshold": proposed,
                 **(
-                    {
-                        k: band[k]
-                        for k in band
-                        if k.split("_")[0] in ("leads", "precision", "recall")
-                    }
+                    {k: band[k] for k in band if k.startswith(EFFECT_METRICS)}
                     if band
                     else effect_of(thresholds, proposed)
                 ),
@@ -145,21 +153,36 @@ def _with_range(row: dict[str, Any], metric: str, fmt: Any) -> str:
 def render_table(name: str, version: str, rows: list[dict[str, Any]]) -> Table:
     """The rich table `show` and `approve` print."""
     table = Table(
-        title=f"{name} version {version}: stage thresholds (calibration cohort, per week)",
-        caption="SQL figures are for SQL; MQL figures for MQL or higher. Ranges: 95% expected.",
+        title=f"{name} version {version}: stage thresholds (calibration cohort)",
+        caption=(
+            "SQL figures are for SQL; MQL figures for MQL or higher. In stage: leads in the"
+            " stage on a scoring day; new / week: leads entering it per week (what sales"
+            " absorbs); convert: of the leads in the stage on a scoring day, the share that"
+            " converts within the horizon. Ranges: 95% expected."
+        ),
     )
-    for header in ("Stage", "", "Threshold", "Leads / week", "Convert", "Share of conversions"):
-        table.add_column(header, justify="right" if header not in ("Stage", "") else "left")
+    headers = ("Stage", "", "Threshold", "In stage", "New / week", "Convert", "Share of conv.")
+    for header in headers:
+        justify = "right" if header not in ("Stage", "") else "left"
+        table.add_column(header, justify=justify, overflow="fold")  # narrow terminals: wrap
     for row in rows:
+        # models calibrated before weekly inflow was counted only have leads_per_week
+        weekly = "entering_per_week" if _known(row, "entering_per_week") else "leads_per_week"
         table.add_row(
             row["stage"],
             row["which"],
             _pct(row["threshold"]),
-            _with_range(row, "leads_per_week", _num),
+            _with_range(row, "in_stage_per_scoring_day", _num),
+            _with_range(row, weekly, _num),
             _with_range(row, "precision", _pct),
             _with_range(row, "recall", lambda v: _pct(v, 0)),
         )
     return table
+
+
+def _known(row: dict[str, Any], metric: str) -> bool:
+    value = row.get(metric)
+    return value is not None and math.isfinite(float(value))
 
 
 def show(

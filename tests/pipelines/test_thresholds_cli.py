@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
+from rich.console import Console
 from typer.testing import CliRunner
 
 from models.artifact import LeadScoringModel
 from pipelines.cli import app
 from pipelines.thresholds.approvals import APPROVAL_TAG, approval_file, load_approval
+from pipelines.thresholds.commands import expected_rows, render_table
 from pipelines.tracking import MODEL_NAME
 
 PROPOSED = {
@@ -24,6 +27,12 @@ PROPOSED = {
             "leads_per_week": 80.0,
             "leads_per_week_low": 70.0,
             "leads_per_week_high": 90.0,
+            "entering_per_week": 80.0,
+            "entering_per_week_low": 70.0,
+            "entering_per_week_high": 90.0,
+            "in_stage_per_scoring_day": 314.0,
+            "in_stage_per_scoring_day_low": 290.0,
+            "in_stage_per_scoring_day_high": 338.0,
             "precision": 0.5,
             "precision_low": 0.45,
             "precision_high": 0.55,
@@ -33,13 +42,20 @@ PROPOSED = {
         }
     ],
     "what_if": [
-        {"threshold": t, "leads_per_week": lpw, "precision": prec, "recall": rec}
-        for t, lpw, prec, rec in [
-            (0.9, 20.0, 0.7, 0.1),
-            (0.4, 80.0, 0.5, 0.45),
-            (0.3, 120.0, 0.4, 0.55),
-            (0.08, 300.0, 0.24, 0.8),
-            (0.01, 700.0, 0.1, 0.95),
+        {
+            "threshold": t,
+            "leads_per_week": lpw,
+            "entering_per_week": lpw,
+            "in_stage_per_scoring_day": day,
+            "precision": prec,
+            "recall": rec,
+        }
+        for t, lpw, day, prec, rec in [
+            (0.9, 20.0, 60.0, 0.7, 0.1),
+            (0.4, 80.0, 314.0, 0.5, 0.45),
+            (0.3, 120.0, 457.0, 0.4, 0.55),
+            (0.08, 300.0, 1234.0, 0.24, 0.8),
+            (0.01, 700.0, 2900.0, 0.1, 0.95),
         ]
     ],
 }
@@ -91,6 +107,23 @@ def test_show_before_approval_says_proposed(store: Path):
     assert result.exit_code == 0, result.output
     assert "proposed" in result.output and "Not approved" in result.output
     assert "40.0%" in result.output  # the proposed SQL threshold
+    # both units: leads in SQL on a scoring day and new SQLs a week (MQL from the what-if grid)
+    assert "314" in result.output and "(70–90)" in result.output and "1,234" in result.output
+
+
+def test_thresholds_of_older_models_show_their_weekly_leads():
+    """Bundles calibrated before volumes had two units still show leads per week."""
+    older = {
+        "mql": {"threshold": 0.08},
+        "sql": {"threshold": 0.4},
+        "what_if": [{"threshold": 0.4, "leads_per_week": 80.0, "precision": 0.5, "recall": 0.4}],
+    }
+    rows = expected_rows(older, None)
+    assert rows[0]["leads_per_week"] == 80.0 and math.isnan(rows[0]["entering_per_week"])
+    console = Console(width=160, record=True)
+    console.print(render_table(MODEL_NAME, "1", rows))
+    sql_line = next(line for line in console.export_text().splitlines() if "SQL" in line)
+    assert "80" in sql_line and "50.0%" in sql_line
 
 
 def test_approve_round_trips_through_mlflow_and_json(store: Path):
