@@ -15,6 +15,7 @@ from sklearn.exceptions import NotFittedError
 from features.build import FeatureConfig, build_feature_table
 from models.rules import PointsBaseline
 from models.stages import DISQUALIFIED, IQL, MQL, SQL, stage_rank
+from pipelines.config import RulesParams
 
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
@@ -150,6 +151,30 @@ def test_stages_from_points_and_hand_raise() -> None:
     assert off == [IQL, MQL, SQL, IQL, DISQUALIFIED]
 
 
+def test_hand_raise_overrides_points_only_within_its_window() -> None:
+    X = features(
+        decayed_demo_request=[0.0, 0.0, 2.0],
+        is_hand_raiser=[1.0, 1.0, 1.0],
+        days_since_last_hand_raise=[10.0, 40.0, 40.0],
+    )
+    # 40 days after the hand-raise the points decide: few points IQL, many points SQL
+    assert baseline(hand_raiser_window_days=30).predict_stage(X).tolist() == [SQL, IQL, SQL]
+    assert baseline(hand_raiser_window_days=None).predict_stage(X).tolist() == [SQL, SQL, SQL]
+    assert "days_since_last_hand_raise" in baseline(hand_raiser_window_days=30).configured_columns()
+
+
+def test_rules_window_defaults_to_the_thresholds_window() -> None:
+    assert RulesParams().baseline_kwargs(hand_raiser_window_days=30.0) == {
+        "hand_raiser_window_days": 30.0
+    }
+    assert RulesParams().baseline_kwargs() == {}  # no window anywhere: the baseline's, forever
+    own = RulesParams(hand_raiser_window_days=7.0)
+    assert own.baseline_kwargs(hand_raiser_window_days=30.0)["hand_raiser_window_days"] == 7.0
+    model = PointsBaseline(**RulesParams().baseline_kwargs(hand_raiser_window_days=30.0))
+    assert model.to_params()["hand_raiser_window_days"] == 30.0
+    assert PointsBaseline().to_params()["hand_raiser_window_days"] is None
+
+
 def test_more_points_never_mean_a_lower_stage() -> None:
     X = features(decayed_demo_request=np.linspace(0, 3, 50).tolist())
     ranks = stage_rank(baseline().predict_stage(X))
@@ -205,7 +230,11 @@ def test_unfitted_proba_raises_but_points_do_not() -> None:
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"mql_points": 70, "sql_points": 60}, "mql_points"), ({"page_window_days": 0}, "window")],
+    [
+        ({"mql_points": 70, "sql_points": 60}, "mql_points"),
+        ({"page_window_days": 0}, "window"),
+        ({"hand_raiser_window_days": -1}, "hand_raiser_window_days"),
+    ],
 )
 def test_fit_rejects_bad_config(changes: dict[str, object], message: str) -> None:
     X, y = fitted_data(50)

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 
+from features.build import FeatureConfig
+from models.bundle import ScoringBundle
 from models.stages import (
     DISQUALIFIED,
     IQL,
     MQL,
+    NEVER_RAISED_DAYS,
     SQL,
     STAGE_ORDER,
     assign_stages,
     disqualified_mask,
+    hand_raiser_mask,
     stage_rank,
 )
+from models.train import NEVER_DAYS, ModelSpec
 
 
 def stages(scores: list[float], **overrides: object) -> list[str]:
@@ -101,3 +107,75 @@ def test_disqualified_mask_skips_absent_columns_and_keeps_input() -> None:
     before = X.copy()
     assert disqualified_mask(X, {"is_student_domain": 1}).tolist() == [False, False]
     pd.testing.assert_frame_equal(X, before)
+
+
+def raisers(days: list[float], **columns: list[float]) -> pd.DataFrame:
+    """Leads whose last hand-raise was `days` ago (NaN: never), flagged as the builder does."""
+    flags = [0.0 if np.isnan(d) else 1.0 for d in days]
+    return pd.DataFrame({"days_since_last_hand_raise": days, "is_hand_raiser": flags, **columns})
+
+
+def test_hand_raise_sends_to_sql_only_within_the_window() -> None:
+    leads = raisers([10.0, 30.0, 40.0, np.nan])
+    assert hand_raiser_mask(leads, window_days=30).tolist() == [True, True, False, False]
+    # a lead 40 days after its hand-raise is scored like any other lead
+    staged = assign_stages(
+        scores=np.array([0.1, 0.1, 0.1, 0.1]),
+        mql_threshold=0.3,
+        sql_threshold=0.6,
+        hand_raiser=hand_raiser_mask(leads, window_days=30),
+        disqualified=None,
+        hand_raiser_to_sql=True,
+    )
+    assert staged.tolist() == [SQL, SQL, IQL, IQL]
+    high = stages([0.7, 0.4], hand_raiser=hand_raiser_mask(raisers([40.0, 40.0]), window_days=30))
+    assert high == [SQL, MQL]
+
+
+def test_no_window_keeps_every_hand_raiser_and_never_invents_one() -> None:
+    leads = raisers([10.0, 400.0, np.nan, NEVER_RAISED_DAYS])
+    leads.loc[3, "is_hand_raiser"] = 0.0
+    assert hand_raiser_mask(leads, window_days=None).tolist() == [True, True, False, False]
+    # a window longer than "never" must not turn leads without a hand-raise into raisers
+    assert hand_raiser_mask(leads, window_days=1e6).tolist() == [True, True, False, False]
+    only_days = leads.drop(columns="is_hand_raiser")
+    assert hand_raiser_mask(only_days, window_days=1e6).tolist() == [True, True, False, False]
+    assert NEVER_RAISED_DAYS == NEVER_DAYS
+
+
+def test_tables_without_the_recency_column_fall_back_to_the_flag() -> None:
+    older = pd.DataFrame({"is_hand_raiser": [1.0, 0.0, np.nan]})
+    assert hand_raiser_mask(older, window_days=30).tolist() == [True, False, False]
+    assert hand_raiser_mask(pd.DataFrame({"x": [1.0]}), window_days=30).tolist() == [False]
+    with pytest.raises(ValueError, match="hand_raiser_window_days"):
+        hand_raiser_mask(older, window_days=-1)
+
+
+def scoring_bundle(stage_policy: dict[str, object]) -> ScoringBundle:
+    """A real (tiny) bundle: one feature, thresholds far above its leads' probabilities."""
+    rng = np.random.default_rng(0)
+    x = rng.random(400)
+    y = (rng.random(400) < 0.3 * x).astype(int)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 4},
+        lgb.Dataset(pd.DataFrame({"engagement_score": x}), y),
+        num_boost_round=5,
+    )
+    bundle = {
+        "feature_config": FeatureConfig().to_dict(),
+        "model_spec": ModelSpec(features=("engagement_score",), categorical=()).to_dict(),
+        "calibrator": {"method": "isotonic", "params": {"x": [0, 1], "y": [0, 1]}},
+        "thresholds": {"mql": {"threshold": 0.5}, "sql": {"threshold": 0.9}},
+        "rules": {},
+        "stage_policy": stage_policy,
+        "references": {},
+    }
+    return ScoringBundle(booster=booster, bundle=bundle)
+
+
+def test_scoring_applies_the_window_the_bundle_carries() -> None:
+    leads = raisers([10.0, 40.0, np.nan], engagement_score=[0.0, 0.0, 0.0])
+    windowed = scoring_bundle({"hand_raiser_to_sql": True, "hand_raiser_window_days": 30})
+    assert windowed.score(leads)["stage"].tolist() == [SQL, IQL, IQL]
+    older = scoring_bundle({"hand_raiser_to_sql": True})  # bundles from before the window
+    assert older.score(leads)["stage"].tolist() == [SQL, SQL, IQL]
