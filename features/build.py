@@ -47,6 +47,7 @@ SENIORITY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("manager", r"\b(?:manager|lead|supervisor)\b"),
 )
 DAY_NS = 86_400 * 10**9
+LEAD_AGE = "lead_age_days"
 
 
 def slug(name: str) -> str:
@@ -76,12 +77,15 @@ class FeatureConfig:
     # Attribute columns whose absence is itself a signal (an unanswered form question):
     # each gets a 0/1 `is_missing_<column>` feature. Last, so positional use stays valid.
     missing_indicators: tuple[str, ...] = ()
+    # `lead_age_days` (days from created_at to the as-of moment) is a feature: set when the
+    # training rows are snapshots of leads of every age. Last, so positional use stays valid.
+    lead_age: bool = False
 
     @classmethod
     def from_params(cls, features: Mapping[str, Any], *, behavioural: bool) -> FeatureConfig:
         """Build from a mapping like the `features` section of params.yaml (absent or null
         keys take this class's defaults; keys it does not know are ignored)."""
-        names = {f.name for f in fields(cls)} - {"behavioural"}
+        names = {f.name for f in fields(cls)} - {"behavioural", "lead_age"}
         declared = {k: v for k, v in features.items() if k in names and v is not None}
         return cls(**declared, behavioural=behavioural).normalised()
 
@@ -112,6 +116,7 @@ class FeatureConfig:
             missing_indicators=tuple(
                 c for c in strings(self.missing_indicators) if c not in excluded
             ),
+            lead_age=bool(self.lead_age),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,6 +173,7 @@ class FeatureConfig:
             "days_since_last_activity",
             "is_hand_raiser",
             "days_since_first_hand_raise",
+            "days_since_last_hand_raise",
             "has_unsubscribed",
         ]
         return names
@@ -195,11 +201,19 @@ class FeatureConfig:
             names.append("seniority")
         return names
 
+    def lead_age_columns(self) -> list[str]:
+        """`lead_age_days` when the lead's age is a feature, else nothing."""
+        return [LEAD_AGE] if self.lead_age else []
+
+    def numeric_columns(self) -> list[str]:
+        """Every numeric (float) feature, in table order."""
+        return (
+            self.demographic_numeric_columns() + self.lead_age_columns()
+        ) + self.behavioural_columns()
+
     def feature_columns(self) -> list[str]:
         """Every model feature, in the order the model sees them."""
-        return (
-            self.categorical_columns() + self.demographic_numeric_columns()
-        ) + self.behavioural_columns()
+        return self.categorical_columns() + self.numeric_columns()
 
 
 def _arrow(values: pd.Series | Sequence[str]) -> pa.Array:
@@ -449,7 +463,7 @@ def _engagement_columns(
 def _recency_columns(
     events: _VisibleEvents, *, n_leads: int, config: FeatureConfig
 ) -> dict[str, np.ndarray]:
-    """Days since the first and the last activity and since the first hand-raise."""
+    """Days since the first and the last activity and since the first and last hand-raise."""
     lead_pos, age_ns = events.lead_pos, events.age_ns
     # Extremes are taken in integer nanoseconds, then turned into days: the division is
     # monotonic, so this is the same float as the extreme of the per-event ages in days.
@@ -474,6 +488,12 @@ def _recency_columns(
     columns["is_hand_raiser"] = (first_raise_ns >= 0) * 1.0
     columns["days_since_first_hand_raise"] = np.where(
         first_raise_ns >= 0, first_raise_ns / DAY_NS, np.nan
+    )
+    # A hand-raise's pull fades: the newest one says whether sales can still act on it.
+    last_raise_ns = np.full(n_leads, np.iinfo(np.int64).max)
+    np.minimum.at(last_raise_ns, lead_pos[is_raise], age_ns[is_raise])
+    columns["days_since_last_hand_raise"] = np.where(
+        first_raise_ns >= 0, last_raise_ns / DAY_NS, np.nan
     )
     return columns
 
@@ -634,6 +654,8 @@ def build_feature_table(
         pd.DataFrame({"lead_id": leads["lead_id"].astype(str), "as_of": as_of}, index=leads.index),
         demographic,
     ]
+    if config.lead_age:
+        parts.append(lead_age_days(leads=leads, as_of=as_of))
     if config.behavioural:
         events = activities if activities is not None else _no_activities()
         parts.append(
@@ -643,6 +665,16 @@ def build_feature_table(
         )
     table = pd.concat(parts, axis=1)
     return table.reset_index(drop=True)
+
+
+def lead_age_days(*, leads: pd.DataFrame, as_of: pd.Series) -> pd.DataFrame:
+    """Days from created_at to the as-of moment (missing without a creation time)."""
+    if "created_at" not in leads:
+        return pd.DataFrame({LEAD_AGE: np.nan}, index=leads.index, dtype=float)
+    age_ns = epoch_ns(as_of) - epoch_ns(leads["created_at"])
+    age = age_ns / DAY_NS
+    age[pd.isna(as_of).to_numpy() | pd.isna(leads["created_at"]).to_numpy()] = np.nan
+    return pd.DataFrame({LEAD_AGE: age}, index=leads.index)
 
 
 def _no_activities() -> pd.DataFrame:

@@ -132,18 +132,25 @@ def check_enough_data(labels: pd.Series, *, min_positives: int, min_negatives: i
     negatives = int(len(labels) - positives)
     if positives < min_positives or negatives < min_negatives:
         raise NotEnoughDataError(
-            f"training cohort has {positives} converted and {negatives} unconverted leads;"
+            f"training cohort has {positives} converted and {negatives} unconverted rows;"
             f" at least {min_positives} and {min_negatives} are needed"
             " (train.min_positives / train.min_negatives)"
         )
 
 
 def early_stopping_split(
-    labels: pd.Series, *, fraction: float, slice_by: str = "newest", seed: int = 0
+    labels: pd.Series,
+    *,
+    fraction: float,
+    slice_by: str = "newest",
+    seed: int = 0,
+    as_of: pd.Series | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the fit rows and of the rows that decide when to stop boosting.
 
-    `newest`: the last `fraction` of rows (rows come oldest first), for time-ordered cohorts.
+    `newest`: the last `fraction` of rows (rows come oldest first), for time-ordered cohorts;
+    with `as_of` (sorted), whole as-of moments: a snapshot of the open lead base is either
+    all fit or all stop, unless the cohort holds one moment only.
     `random`: a stratified random `fraction`, for cohorts drawn at random (no time order).
     """
     n_rows = len(labels)
@@ -155,8 +162,16 @@ def early_stopping_split(
         return np.sort(fit_rows), np.sort(stop_rows)
     if slice_by != "newest":
         raise ValueError(f"early_stopping_slice must be newest or random, not {slice_by!r}")
-    n_stop = max(1, round(n_rows * fraction))
-    return positions[: n_rows - n_stop], positions[n_rows - n_stop :]
+    cut = n_rows - max(1, round(n_rows * fraction))
+    if as_of is not None and as_of.notna().all():
+        # the moment boundary nearest the row cut, so no snapshot is split in two
+        moments = as_of.to_numpy("datetime64[ns]")  # UTC instants, not Timestamp objects
+        bounds = [
+            int(np.searchsorted(moments, moments[cut], side=side)) for side in ("left", "right")
+        ]
+        inside = [b for b in bounds if 0 < b < n_rows]
+        cut = min(inside, key=lambda b: abs(b - cut)) if inside else cut
+    return positions[:cut], positions[cut:]
 
 
 def fit_booster(
@@ -231,6 +246,7 @@ def train_model(
         fraction=options.early_stopping_fraction,
         slice_by=options.early_stopping_slice,
         seed=options.seed,
+        as_of=rows["as_of"],
     )
     constraints = monotone_constraints(
         spec.features,

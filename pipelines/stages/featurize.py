@@ -1,4 +1,4 @@
-"""`features` stage: labels, point-in-time features and time-ordered cohorts."""
+"""`features` stage: snapshots of the open lead base, point-in-time features, purged cohorts."""
 
 from __future__ import annotations
 
@@ -7,14 +7,31 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import pandera.errors
 import typer
 
-from features.build import FeatureConfig, build_feature_table
-from features.labels import ELIGIBLE, data_end_of, label_from_column, label_leads
-from features.schemas import feature_table_schema
-from features.split import COHORTS, split_by_order, split_stratified
+from features.build import LEAD_AGE, FeatureConfig, build_feature_table, epoch_ns, lookup_codes
+from features.labels import (
+    ELIGIBLE,
+    data_end_of,
+    label_from_column,
+    lead_clock,
+    open_base_sizes,
+    sample_snapshots,
+    sampling_rate,
+    snapshot_moments,
+)
+from features.schemas import UTC_NS, feature_table_schema
+from features.split import (
+    COHORTS,
+    MomentSplit,
+    split_by_order,
+    split_snapshot_moments,
+    split_stratified,
+)
+from models.evaluation import age_band
 from pipelines.artifacts import FEATURES_DIR, INTERIM_DIR
 from pipelines.config import FeaturesParams, LabelParams, SplitParams, load_config
 from pipelines.errors import DataQualityError
@@ -23,9 +40,14 @@ from pipelines.io import write_json, write_table
 logger = logging.getLogger(__name__)
 
 
-def feature_config(features: FeaturesParams, *, behavioural: bool) -> FeatureConfig:
-    """The feature configuration declared in params.yaml."""
-    return FeatureConfig(**asdict(features), behavioural=behavioural).normalised()
+def feature_config(
+    features: FeaturesParams, *, behavioural: bool, lead_age: bool = False
+) -> FeatureConfig:
+    """The feature configuration declared in params.yaml (`lead_age`: snapshots of leads of
+    every age, whose age is then a feature)."""
+    return FeatureConfig(
+        **asdict(features), behavioural=behavioural, lead_age=lead_age
+    ).normalised()
 
 
 def validate_feature_table(
@@ -34,7 +56,7 @@ def validate_feature_table(
     """Strict pandera check at the stage boundary; failures become a readable error."""
     schema = feature_table_schema(
         categorical=config.categorical_columns(),
-        numeric=config.demographic_numeric_columns() + config.behavioural_columns(),
+        numeric=config.numeric_columns(),
         training=training,
     )
     try:
@@ -96,51 +118,221 @@ def build_training_table(
     split: SplitParams,
     labelled_source: bool,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Eligible leads with features, label and cohort, plus a summary of what was removed."""
+    """The training table (features, label, cohort) and a summary of how it was drawn.
+
+    A time-aware export gives snapshots of the open lead base (`build_snapshot_table`); a
+    single-table export carrying its own label gives one row per lead.
+    """
     if labelled_source:
-        labels = label_from_column(leads)
-    else:
-        data_end = data_end_of(
-            leads["created_at"], activities["occurred_at"], outcomes["converted_at"]
-        )
-        labels = label_leads(
-            leads=leads,
-            outcomes=outcomes,
-            observation_days=label.observation_days,
-            horizon_days=label.horizon_days,
-            data_end=data_end,
-        )
-    removed = labels["status"].value_counts().to_dict()
-    eligible = labels["status"] == ELIGIBLE
-    table = build_feature_table(
-        leads=leads[eligible],
+        return build_labelled_table(leads=leads, activities=activities, config=config, split=split)
+    return build_snapshot_table(
+        leads=leads,
         activities=activities,
-        as_of=labels.loc[eligible, "as_of"],
+        outcomes=outcomes,
         config=config,
+        label=label,
+        split=split,
     )
-    table["label"] = labels.loc[eligible, "label"].to_numpy()
-    table["cohort"] = assign_cohorts(
-        table,
+
+
+def build_labelled_table(
+    *, leads: pd.DataFrame, activities: pd.DataFrame, config: FeatureConfig, split: SplitParams
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One row per lead of a single-table export, as of its creation (if known)."""
+    labels = label_from_column(leads)
+    table = build_feature_table(
+        leads=leads, activities=activities, as_of=labels["as_of"], config=config
+    )
+    cohorts = assign_cohorts(
+        table.assign(label=labels["label"].to_numpy()),
         split_by=split.by,
         train_fraction=split.train_fraction,
         calibration_fraction=split.calibration_fraction,
         seed=split.seed,
-    ).to_numpy()
+    )
+    table = compact_rows(
+        table,
+        numeric=config.numeric_columns(),
+        label=labels["label"].to_numpy(),
+        cohort=cohorts.to_numpy(),
+    )
     summary = {
         "leads": len(labels),
-        "by_status": {k: int(v) for k, v in sorted(removed.items())},
-        "cohorts": {},
+        "rows": len(table),
+        "by_status": {ELIGIBLE: len(table)},
+        "sampling_rate": 1.0,
+        "purged": None,
+        "cohorts": cohort_summaries(table),
     }
+    return table, summary
+
+
+def build_snapshot_table(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    config: FeatureConfig,
+    label: LabelParams,
+    split: SplitParams,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Sampled (lead, snapshot moment) rows of the open lead base, one moment at a time.
+
+    Memory stays bounded by the sample: each moment's features are built from the events of
+    that moment's sampled leads only, and kept as float32.
+    """
+    data_end = data_end_of(leads["created_at"], activities["occurred_at"], outcomes["converted_at"])
+    moments = snapshot_moments(
+        created_at=leads["created_at"],
+        data_end=data_end,
+        observation_days=label.observation_days,
+        horizon_days=label.horizon_days,
+        every_days=label.snapshot_every_days,
+    )
+    clock = lead_clock(leads=leads, outcomes=outcomes, observation_days=label.observation_days)
+    sizes = open_base_sizes(clock, moments)
+    cohorts = snapshot_cohorts(moments, sizes, label=label, split=split)
+    kept = cohorts.cohort != ""
+    rate = sampling_rate(int(sizes[kept].sum()), max_rows=label.max_training_rows)
+    event_lead = lookup_codes(activities["lead_id"], leads["lead_id"]).astype(np.int32)
+    event_ns = epoch_ns(activities["occurred_at"])
+    samples = sample_snapshots(
+        clock,
+        moments[kept],
+        horizon_days=label.horizon_days,
+        rate=rate,
+        max_rows=label.max_training_rows,
+        seed=split.seed,
+    )
+    parts = []
+    for moment, cohort, (positions, labels) in zip(
+        moments[kept], cohorts.cohort[kept], samples, strict=True
+    ):
+        visible = np.zeros(len(leads) + 1, dtype=bool)  # the last entry: events of no lead
+        visible[positions] = True
+        events = np.flatnonzero(visible[event_lead] & (event_ns <= moment.value))
+        part = build_feature_table(
+            leads=leads.iloc[positions],
+            activities=activities.iloc[events],
+            as_of=pd.Series(moment, index=leads.index[positions], dtype=UTC_NS),
+            config=config,
+        )
+        parts.append(
+            compact_rows(part, numeric=config.numeric_columns(), label=labels, cohort=cohort)
+        )
+    table = concat_tables(parts, categorical=config.categorical_columns())
+    summary = {
+        "leads": len(leads),
+        "rows": len(table),
+        "by_status": {
+            "sampled": len(table),
+            "not_sampled": int(sizes[kept].sum()) - len(table),
+            "in_purge_gaps": int(sizes[~kept].sum()),
+        },
+        "sampling_rate": rate,
+        "purged": cohorts.purged,
+        "snapshots": snapshot_summary(moments, sizes, kept=kept, label=label),
+        "age_mix": age_mix(table),
+        "cohorts": cohort_summaries(table),
+    }
+    return table, summary
+
+
+def snapshot_cohorts(
+    moments: pd.DatetimeIndex, sizes: np.ndarray, *, label: LabelParams, split: SplitParams
+) -> MomentSplit:
+    """Cohort per snapshot moment, with purge gaps when the data span allows them."""
+    if split.by not in ("auto", "time"):
+        logger.warning(
+            "split.by %r is for one-row-per-lead tables; snapshots of the open lead base are"
+            " split by their moment (time)",
+            split.by,
+        )
+    try:
+        cohorts = split_snapshot_moments(
+            moments,
+            sizes,
+            horizon_days=label.horizon_days,
+            train_fraction=split.train_fraction,
+            calibration_fraction=split.calibration_fraction,
+        )
+    except ValueError as exc:
+        raise DataQualityError(str(exc)) from exc
+    if not cohorts.purged:
+        logger.warning(
+            "the snapshots span too little time for a %s-day gap between cohorts: train,"
+            " calibration and test touch, so labels of one reach into the next (purged: false)",
+            label.horizon_days,
+        )
+    return cohorts
+
+
+def compact_rows(
+    table: pd.DataFrame, *, numeric: list[str], label: np.ndarray, cohort: np.ndarray | str
+) -> pd.DataFrame:
+    """The table with its numeric features as one float32 block, then `label` and `cohort`."""
+    numbers = set(numeric)
+    block = pd.DataFrame(
+        table[numeric].to_numpy(np.float32), index=table.index, columns=numeric, copy=False
+    )
+    tail = pd.DataFrame({"label": label, "cohort": cohort}, index=table.index)
+    return pd.concat([table[[c for c in table if c not in numbers]], block, tail], axis=1)
+
+
+def concat_tables(parts: list[pd.DataFrame], *, categorical: list[str]) -> pd.DataFrame:
+    """One table from per-moment tables; each categorical gets the union of their categories."""
+    if not parts:
+        raise DataQualityError("no snapshot of the open lead base to train on")
+    categories = {
+        name: sorted(set().union(*(part[name].cat.categories for part in parts)))
+        for name in categorical
+    }
+    parts = [
+        part.assign(**{name: part[name].cat.set_categories(c) for name, c in categories.items()})
+        for part in parts
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def snapshot_summary(
+    moments: pd.DatetimeIndex, sizes: np.ndarray, *, kept: np.ndarray, label: LabelParams
+) -> dict[str, Any]:
+    """The snapshot moments: how many, when, how many were dropped in purge gaps."""
+    return {
+        "every_days": label.snapshot_every_days,
+        "moments": len(moments),
+        "moments_kept": int(kept.sum()),
+        "first": moments.min(),
+        "last": moments.max(),
+        "open_leads_per_moment_mean": round(float(sizes.mean()), 1),
+        "eligible_pairs": int(sizes.sum()),
+    }
+
+
+def age_mix(table: pd.DataFrame) -> dict[str, int]:
+    """Rows per lead-age band (days from creation to the snapshot moment)."""
+    if LEAD_AGE not in table:
+        return {}
+    bands = pd.Series(age_band(table[LEAD_AGE].to_numpy())).value_counts(sort=False)
+    return {str(band): int(rows) for band, rows in bands.items()}
+
+
+def cohort_summaries(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Rows, positives, conversion rate, period, moments, leads and age mix per cohort."""
+    summaries = {}
     for cohort in COHORTS:
         rows = table[table["cohort"] == cohort]
-        summary["cohorts"][cohort] = {
+        summaries[cohort] = {
             "rows": len(rows),
             "positives": int(rows["label"].sum()),
             "conversion_rate": round(float(rows["label"].mean()), 6) if len(rows) else None,
             "as_of_min": rows["as_of"].min(),
             "as_of_max": rows["as_of"].max(),
+            "snapshot_moments": int(rows["as_of"].nunique()),
+            "leads": int(rows["lead_id"].nunique()),
+            "age_mix": age_mix(rows),
         }
-    return table, summary
+    return summaries
 
 
 def main(
@@ -148,14 +340,16 @@ def main(
     interim_dir: Annotated[Path, typer.Option(help="Clean tables from extract.")] = INTERIM_DIR,
     out_dir: Annotated[Path, typer.Option(help="Where the feature table goes.")] = FEATURES_DIR,
 ) -> None:
-    """Label leads as of their scoring moment, build features, split into cohorts."""
+    """Snapshot the open lead base, build features as of each moment, split into cohorts."""
     settings = load_config(params)
     source = settings.source
     leads = pd.read_parquet(interim_dir / "leads.parquet")
     activities = pd.read_parquet(interim_dir / "activities.parquet")
     outcomes = pd.read_parquet(interim_dir / "outcomes.parquet")
     config = feature_config(
-        settings.features, behavioural=bool(source.activities) and len(activities) > 0
+        settings.features,
+        behavioural=bool(source.activities) and len(activities) > 0,
+        lead_age=not source.label_column,
     )
     table, summary = build_training_table(
         leads=leads,
@@ -171,8 +365,11 @@ def main(
     write_json(config.to_dict(), out_dir / "feature_config.json")
     write_json(summary, out_dir / "features_summary.json")
     logger.info(
-        "features: %d leads, %s; cohorts %s",
+        "features: %d leads, %d rows (sampling rate %.3g, purged %s), %s; cohorts %s",
         summary["leads"],
+        summary["rows"],
+        summary["sampling_rate"],
+        summary["purged"],
         ", ".join(f"{k} {v}" for k, v in summary["by_status"].items()),
         ", ".join(
             f"{k} {v['rows']} ({v['positives']} converted)" for k, v in summary["cohorts"].items()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,6 +99,37 @@ def test_recency_decay_and_hand_raiser_features_by_hand(leads, activities):
     assert a["active_days_30d"] == 3
     assert a["is_returning_visitor"] == 1
     assert a["n_form_conversions"] == 1
+
+
+def test_last_hand_raise_and_lead_age(leads, activities):
+    raises = pd.DataFrame(
+        {
+            "lead_id": ["a", "a"],
+            "occurred_at": [ts(-20), ts(-2.5)],
+            "activity_type": ["trial_request", "contact_sales"],
+            "page": None,
+        }
+    )
+    config = replace(CONFIG, lead_age=True)
+    moments = pd.Series(T0, index=leads.index)
+    table = build_feature_table(
+        leads=leads, activities=pd.concat([activities, raises]), as_of=moments, config=config
+    ).set_index("lead_id")
+    # a: demo 7 days ago, trial 20 days ago, contact-sales 2.5 days ago (and one after T)
+    assert table.loc["a", "days_since_first_hand_raise"] == pytest.approx(20)
+    assert table.loc["a", "days_since_last_hand_raise"] == pytest.approx(2.5)
+    assert np.isnan(table.loc["b", "days_since_last_hand_raise"])  # never: missing
+    # days from created_at to the as-of moment, a model feature only when asked for
+    assert table["lead_age_days"].tolist() == pytest.approx([40, 10, 5])
+    assert "lead_age_days" in config.feature_columns()
+    assert "lead_age_days" not in CONFIG.feature_columns()
+    assert "lead_age_days" not in build(leads, activities)
+    later = build_feature_table(
+        leads=leads, activities=activities, as_of=moments + pd.Timedelta(hours=36), config=config
+    )
+    assert later["lead_age_days"].tolist() == pytest.approx([41.5, 11.5, 6.5])
+    restored = FeatureConfig.from_dict(config.to_dict())
+    assert restored == config
 
 
 def test_negative_signals_and_other_types(leads, activities):
