@@ -73,6 +73,8 @@ class LabelParams:
 
     observation_days: float = 14.0
     horizon_days: float = 90.0
+    snapshot_every_days: float = 14.0  # days between two snapshots of the open lead base
+    max_training_rows: int = 1_000_000  # (lead, snapshot) pairs kept, by uniform sampling
 
 
 @dataclass(frozen=True, kw_only=True)
