@@ -52,9 +52,9 @@ class SourceParams:
 class GenerateParams:
     """The synthetic export (source.kind: synthetic)."""
 
-    n_leads: int = 50_000
+    n_leads: int = 40_000
     start: str = "2025-01-01"
-    days: int = 365
+    days: int = 730
     seed: int = 42
     truth_path: str = TRUTH_DEFAULT
 

@@ -13,6 +13,7 @@ from pipelines.config import load_params, section
 from pipelines.errors import InputError
 from pipelines.io import utc_moment, write_table
 from pipelines.synthetic.export import export_from_params, export_summary
+from pipelines.synthetic.truth import EPISODES_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ def main(
         write_table(export.activities, Path(source["activities"]))
     if source.get("outcomes"):
         write_table(export.outcomes, Path(source["outcomes"]))
+    # The per-lead truth at truth_path, its interest episodes beside it (`load_truth`).
     write_table(export.truth, truth_path)
+    write_table(export.episodes, truth_path.parent / EPISODES_FILE)
     SKIPPED_MARKER.unlink(missing_ok=True)
     summary = export_summary(
         export,
@@ -56,13 +59,15 @@ def main(
     )
     logger.info(
         "generated %d leads, %d events, %d conversions, %d early converters, "
-        "%d censored leads, eligible conversion rate %.1f%%",
+        "%d censored leads, eligible conversion rate %.1f%%, %.0f%% of conversions after "
+        "day 200 of a lead",
         summary["leads"],
         summary["events"],
         summary["conversions"],
         summary["early_converters"],
         summary["censored_leads"],
         100 * summary["eligible_conversion_rate"],
+        100 * summary["conversions_after_200_days"],
     )
 
 

@@ -11,9 +11,23 @@ from pipelines.config import section
 from pipelines.errors import InputError
 from pipelines.io import utc_moment
 from pipelines.synthetic.events import draw_activity, unsubscribe
+from pipelines.synthetic.interest import (
+    Episodes,
+    Latents,
+    concat_episodes,
+    draw_first_episodes,
+    draw_latents,
+    draw_reengagements,
+)
 from pipelines.synthetic.leads import draw_leads
-from pipelines.synthetic.outcomes import NEVER, Outcomes, draw_outcomes
-from pipelines.synthetic.sampling import Leads, take_events
+from pipelines.synthetic.outcomes import (
+    NEVER,
+    conversion_days,
+    conversion_offsets,
+    stop_at_conversion,
+)
+from pipelines.synthetic.sampling import Events, Leads, take_events
+from pipelines.synthetic.truth import SyntheticTruth, truth_probability
 from pipelines.synthetic.world import (
     ACTIVITY_TYPES,
     ALL_PAGE_PATHS,
@@ -26,7 +40,6 @@ from pipelines.synthetic.world import (
     FIRST_NAMES,
     INDUSTRIES,
     LAST_NAMES,
-    LIFETIME_EXTRA_DAYS,
     PROFILES,
     SECONDS_PER_DAY,
     SENIORITY_TITLES,
@@ -36,12 +49,27 @@ from pipelines.synthetic.world import (
 
 
 class SyntheticExport(NamedTuple):
-    """A synthetic export: the three canonical tables and the never-for-training truth."""
+    """A synthetic export: the three canonical tables and the never-for-training truth.
+
+    `truth` has one row per lead (latents, and p_true at created_at + observation_days);
+    `episodes` one per interest episode: together they are a `SyntheticTruth`.
+    """
 
     leads: pd.DataFrame
     activities: pd.DataFrame
     outcomes: pd.DataFrame
     truth: pd.DataFrame
+    episodes: pd.DataFrame
+
+
+class _World(NamedTuple):
+    """Everything the generator drew, before it becomes tables."""
+
+    leads: Leads
+    latents: Latents
+    episodes: Episodes
+    events: Events
+    converted: np.ndarray  # seconds after creation; NEVER when not by the simulated end
 
 
 def generate_export(
@@ -61,8 +89,6 @@ def generate_export(
     )
     origin = utc_moment(start, what="generate.start")
     rng = np.random.default_rng(seed)
-    lifetime_days = float(observation_days + horizon_days + LIFETIME_EXTRA_DAYS)
-    as_of = observation_days * SECONDS_PER_DAY
     leads = draw_leads(
         rng,
         n_leads=n_leads,
@@ -70,19 +96,44 @@ def generate_export(
         competitor_domains=competitor_domains,
         personal_domains=personal_domains,
     )
-    events = draw_activity(rng, leads, lifetime_days=lifetime_days)
-    events = unsubscribe(rng, leads, events, lifetime_days=lifetime_days)
-    outcomes = draw_outcomes(rng, leads, events, as_of_offset=as_of, horizon_days=horizon_days)
-    return _export_tables(
+    world = _draw_world(rng, leads, days=days, observation_days=observation_days)
+    export = _export_tables(
         rng,
-        leads,
-        outcomes,
+        world,
         origin=origin,
-        as_of_offset=as_of,
         data_end=days * SECONDS_PER_DAY,
+        simulated_until=(days + observation_days) * SECONDS_PER_DAY,
         competitor_domains=competitor_domains,
         personal_domains=personal_domains,
     )
+    return _with_p_true(export, world, observation_days=observation_days, horizon_days=horizon_days)
+
+
+def _draw_world(
+    rng: np.random.Generator, leads: Leads, *, days: int, observation_days: int
+) -> _World:
+    """Latents, interest episodes, conversions and activity of the drawn leads.
+
+    Episodes and conversions run to the data end plus observation_days, so the truth at
+    created_at + observation_days exists for every lead; events run to the data end.
+    """
+    latents = draw_latents(rng, leads)
+    data_end_days = (days * SECONDS_PER_DAY - leads.created) / SECONDS_PER_DAY
+    simulated_days = data_end_days + observation_days
+    episodes = concat_episodes(
+        [
+            draw_first_episodes(rng, len(leads)),
+            draw_reengagements(
+                rng, latents, after_days=np.zeros(len(leads)), until_days=simulated_days
+            ),
+        ]
+    )
+    converted = conversion_offsets(
+        conversion_days(rng, latents, episodes, until_days=simulated_days)
+    )
+    events = draw_activity(rng, leads, latents, episodes, end_days=data_end_days)
+    events = unsubscribe(rng, leads, events)
+    return _World(leads, latents, episodes, stop_at_conversion(events, converted), converted)
 
 
 def _check_arguments(*, n_leads: int, days: int, observation_days: int, horizon_days: int) -> None:
@@ -99,21 +150,22 @@ def _check_arguments(*, n_leads: int, days: int, observation_days: int, horizon_
 
 def _export_tables(
     rng: np.random.Generator,
-    leads: Leads,
-    outcomes: Outcomes,
+    world: _World,
     *,
     origin: pd.Timestamp,
-    as_of_offset: int,
     data_end: int,
+    simulated_until: int,
     competitor_domains: list[str],
     personal_domains: list[str],
 ) -> SyntheticExport:
-    """The four tables, with everything after the data end (seconds after origin) dropped."""
-    created, events = leads.created, outcomes.events
+    """The tables, with everything after the data end (seconds after origin) dropped; the
+    truth without p_true yet."""
+    leads = world.leads
+    created, events = leads.created, world.events
     occurred = created[events.lead] + events.offset
     events = take_events(events, occurred <= data_end)
     occurred = occurred[occurred <= data_end]
-    converted = np.where(outcomes.converted < NEVER, created + outcomes.converted, -1)
+    converted = np.where(world.converted < NEVER, created + world.converted, -1)
     outcome_leads = np.flatnonzero((converted >= 0) & (converted <= data_end))
 
     width = max(7, len(str(len(leads))))
@@ -141,14 +193,62 @@ def _export_tables(
                 "converted_at": _timestamps(origin, converted[outcome_leads]),
             }
         ),
-        truth=pd.DataFrame(
+        truth=_truth_table(world, lead_ids=lead_ids, origin=origin, until=simulated_until),
+        episodes=pd.DataFrame(
             {
-                "lead_id": lead_ids,
-                "as_of": _timestamps(origin, created + as_of_offset),
-                "p_true": outcomes.p_true,
-                "profile": _strings(leads.profile, PROFILES),  # latent, for analysis only
+                "lead_id": lead_ids.iloc[world.episodes.lead].reset_index(drop=True),
+                "started_at": _timestamps(
+                    origin,
+                    created[world.episodes.lead] + world.episodes.start * SECONDS_PER_DAY,
+                ),
+                "amplitude": world.episodes.amplitude,
             }
         ),
+    )
+
+
+def _truth_table(
+    world: _World, *, lead_ids: pd.Series, origin: pd.Timestamp, until: int
+) -> pd.DataFrame:
+    """One row per lead: creation, the latents the truth needs, the latent profile."""
+    latents = world.latents
+    n = len(lead_ids)
+    return pd.DataFrame(
+        {
+            "lead_id": lead_ids,
+            "created_at": _timestamps(origin, world.leads.created),
+            "simulated_until": _timestamps(origin, np.full(n, until)),
+            "profile": _strings(world.leads.profile, PROFILES),  # latent, for analysis only
+            "conversion_scale": latents.conversion_scale,
+            "base_hazard": latents.base_hazard,
+            "tau_days": latents.tau,
+            "reengage_rate": latents.reengage_rate,
+            "amplitude_shape": latents.amplitude_shape,
+            "amplitude_scale": latents.amplitude_scale,
+        }
+    )
+
+
+def _with_p_true(
+    export: SyntheticExport, world: _World, *, observation_days: int, horizon_days: int
+) -> SyntheticExport:
+    """The truth table with as_of = created_at + observation_days and p_true at it (NaN for
+    leads converted at or before as_of), computed by `truth_probability` itself."""
+    truth = export.truth
+    as_of = truth["created_at"] + pd.Timedelta(days=observation_days)
+    p_true = truth_probability(
+        SyntheticTruth(leads=truth, episodes=export.episodes),
+        truth["lead_id"],
+        as_of,
+        horizon_days,
+    )
+    early = world.converted <= observation_days * SECONDS_PER_DAY
+    p_true[early] = np.nan
+    columns = {"lead_id": truth["lead_id"], "as_of": as_of, "p_true": p_true}
+    return export._replace(
+        truth=truth.drop(columns="lead_id").assign(**columns)[
+            [*columns, *truth.columns.drop("lead_id")]
+        ]
     )
 
 
@@ -215,14 +315,16 @@ def _strings(codes: np.ndarray, values: tuple[str, ...] | list[str]) -> pd.Serie
 
 def _timestamps(start: pd.Timestamp, seconds: np.ndarray) -> pd.Series:
     """UTC timestamps (microsecond resolution) at `seconds` after `start`."""
-    values = np.datetime64(start.tz_localize(None), "us") + seconds.astype("timedelta64[s]")
+    micro = np.round(np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64)
+    values = np.datetime64(start.tz_localize(None), "us") + micro.astype("timedelta64[us]")
     return pd.Series(values, copy=False).dt.tz_localize("UTC")
 
 
 def export_summary(
     export: SyntheticExport, *, horizon_days: int, data_end: pd.Timestamp
 ) -> dict[str, float]:
-    """Headline counts of an export: events, conversions, early converters, censoring."""
+    """Headline counts of an export: events, conversions, early converters and censoring (at
+    created_at + observation_days), and the share of conversions after day 200 of a lead."""
     truth = export.truth
     converted_at = truth["lead_id"].map(export.outcomes.set_index("lead_id")["converted_at"])
     horizon = pd.Timedelta(days=horizon_days)
@@ -230,6 +332,9 @@ def export_summary(
     censored = truth["as_of"] + horizon > data_end
     eligible = ~early & ~censored
     won = (converted_at > truth["as_of"]) & (converted_at <= truth["as_of"] + horizon)
+    created = truth["lead_id"].map(export.leads.set_index("lead_id")["created_at"])
+    conversion_age = (converted_at - created).dropna()
+    late = float((conversion_age > pd.Timedelta(days=200)).mean()) if len(conversion_age) else 0.0
     return {
         "leads": len(export.leads),
         "events": len(export.activities),
@@ -238,6 +343,7 @@ def export_summary(
         "censored_leads": int(censored.sum()),
         "eligible_leads": int(eligible.sum()),
         "eligible_conversion_rate": float(won[eligible].mean()) if eligible.any() else 0.0,
+        "conversions_after_200_days": late,  # share of conversions
     }
 
 

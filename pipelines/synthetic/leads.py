@@ -5,24 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from pipelines.synthetic.sampling import Leads, choice_by_group, weights
-from pipelines.synthetic.truth import (
-    COMPANY_SIZE_COEF,
-    INDUSTRY_COEF,
-    SENIORITY_COEF,
-    coef_table,
-    fit_multiplier,
-)
 from pipelines.synthetic.world import (
     BUSINESS_DOMAIN,
+    COMPANY_SIZE_COEF,
     COMPANY_SIZES,
     COMPETITOR,
     COMPETITOR_DOMAIN,
     COMPETITOR_SIZES,
     COUNTRIES,
     DOMAIN_TYPE_GIVEN_PROFILE,
+    DOMAIN_TYPES,
     FIRST_NAMES,
+    FIT_MULTIPLIER,
     FIT_NOISE_SD,
     INDUSTRIES,
+    INDUSTRY_COEF,
     LARGE_SEGMENT,
     LARGE_SIZES,
     LAST_NAMES,
@@ -38,6 +35,7 @@ from pipelines.synthetic.world import (
     RESEARCHER_CONSULTANT_SHARE,
     SECONDS_PER_DAY,
     SENIORITIES,
+    SENIORITY_COEF,
     SENIORITY_GIVEN_PROFILE,
     SENIORITY_TITLES,
     SMALL_SEGMENT,
@@ -50,6 +48,21 @@ from pipelines.synthetic.world import (
     STUDENT_LARGE_ORG_SHARE,
     UNKNOWN_SENIORITY,
 )
+
+
+def coef_table(coefficients: dict, names: tuple[str, ...] | dict[str, float]) -> np.ndarray:
+    """Coefficients in the order of `names`; the missing-value (None) one last, for code -1."""
+    return np.array([coefficients[name] for name in names] + [coefficients.get(None, 0.0)])
+
+
+def fit_multiplier(size: np.ndarray, seniority: np.ndarray, domain_type: np.ndarray) -> np.ndarray:
+    """The FIT_MULTIPLIER product per lead (codes; -1 is a missing company size)."""
+    multiplier = FIT_MULTIPLIER
+    return (
+        coef_table(multiplier["company_size"], COMPANY_SIZES)[size]
+        * coef_table(multiplier["seniority"], SENIORITIES)[seniority]
+        * coef_table(multiplier["domain_type"], DOMAIN_TYPES)[domain_type]
+    )
 
 
 def draw_leads(

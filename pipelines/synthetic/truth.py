@@ -1,262 +1,145 @@
-"""The ground truth: the conversion probability as an explicit function of observables at T.
+"""The ground truth: P(convert in (T, T + H] | the generator's state at T), exactly.
 
-p_true = MAX_CONVERSION * sigmoid(logit), where every term of the logit is something the
-exported tables show at the as-of moment T (attributes, and events with offset <= T).
+The state of a lead at T is its latents and its interest episodes started at or before T.
+Given it, the hazard over (T, T + H] is c * (known interest + interest of future episodes)
++ base_hazard, so
+
+    P = 1 - exp(-base_hazard * H - c * integral over (T, T + H] of the known interest)
+          * E[exp(-c * integral of the future episodes' interest)],
+
+where the known interest integral has a closed form (exponential decays) and the future
+factor follows from Campbell's theorem (`interest.future_episode_exponent`). The generator
+writes the truth under data/synthetic_truth/ (never a training input): `truth.parquet`, one
+row per lead (latents, and `p_true` at created_at + observation_days for quick checks), and
+`episodes.parquet`, one row per interest episode. `load_truth` reads them back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from pipelines.synthetic.sampling import Events, Leads, take_events
-from pipelines.synthetic.world import (
-    ACTIVITY_CODE,
-    ACTIVITY_TYPES,
-    COMPANY_SIZES,
-    DOMAIN_TYPES,
-    FIRST_PATH_OF_CATEGORY,
-    HAND_RAISER_TYPES,
-    INDUSTRIES,
-    PAGE_CATEGORY_CODE,
-    SECONDS_PER_DAY,
-    SENIORITIES,
-    SOURCES,
+from pipelines.synthetic.interest import future_episode_exponent
+
+LEADS_FILE = "truth.parquet"
+EPISODES_FILE = "episodes.parquet"
+NS_PER_DAY = 86_400 * 10**9
+LATENT_COLUMNS = (
+    "conversion_scale",  # c: hazard per day per unit of interest
+    "base_hazard",  # per day, whatever the interest
+    "tau_days",  # decay time constant of the lead's episodes
+    "reengage_rate",  # re-engagement episodes per day (Poisson)
+    "amplitude_shape",  # Gamma shape of re-engagement amplitudes
+    "amplitude_scale",  # Gamma scale of re-engagement amplitudes
 )
 
-# ---------------------------------------------------------------------------------------
-# The ground truth: p_true = MAX_CONVERSION * sigmoid(logit) of observables at T (see
-# `conversion_probability` and `conversion_logit`):
-#   logit = INTERCEPT + fit (additive, small) + negatives
-#           + fit_multiplier * (intent + hand_raise_weight * speed_to_lead)
-# ---------------------------------------------------------------------------------------
-INTERCEPT = -5.0
-# Even a perfect lead is sometimes lost (budget freeze, a competitor, no decision).
-MAX_CONVERSION = 0.8
-# Additive fit: who the lead is matters little on its own (no intent, no deal).
-INDUSTRY_COEF = {
-    "software": 0.30,
-    "financial_services": 0.20,
-    "professional_services": 0.00,
-    "healthcare": 0.00,
-    "manufacturing": 0.00,
-    "retail": 0.00,
-    "media": 0.00,
-    "education": -0.30,
-    "government": -0.30,
-    "other": 0.00,
-    None: 0.00,  # missing
-}
-COMPANY_SIZE_COEF = {
-    "1-10": -0.30,
-    "11-50": 0.00,
-    "51-200": 0.10,
-    "201-1000": 0.15,
-    "1000+": 0.10,
-    None: -0.10,
-}
-SENIORITY_COEF = {
-    "executive": 0.10,
-    "vp": 0.15,
-    "director": 0.15,
-    "manager": 0.05,
-    "individual": 0.00,
-    "student": -1.00,
-    "unknown": -0.10,
-}
-DOMAIN_TYPE_COEF = {"business": 0.00, "personal": -0.40, "student": -1.00, "competitor": -10.0}
-SOURCE_COEF = {
-    "organic_search": 0.00,
-    "paid_search": 0.00,
-    "social": -0.20,
-    "referral": 0.20,
-    "email": 0.00,
-    "event": 0.00,
-    "direct": 0.00,
-    "partner": 0.20,
-}
-# Fit x intent: every intent signal (hand-raises included) is scaled by the product of these
-# multipliers, so the same demo request means far more from a VP at a 500-person company
-# than from a one-person shop on a gmail address.
-FIT_MULTIPLIER = {
-    "company_size": {
-        "1-10": 0.40,
-        "11-50": 0.80,
-        "51-200": 1.00,
-        "201-1000": 1.20,
-        "1000+": 1.20,
-        None: 0.80,
-    },
-    "seniority": {
-        "executive": 1.30,
-        "vp": 1.30,
-        "director": 1.30,
-        "manager": 1.00,
-        "individual": 0.80,
-        "student": 0.50,
-        "unknown": 0.80,
-    },
-    # A competitor's "intent" is research on us, not buying: it counts for nothing.
-    "domain_type": {"business": 1.00, "personal": 0.60, "student": 0.50, "competitor": 0.00},
-}
-# Intent before or at T; "log1p_*" terms are log(1 + count): they saturate, and the
-# coefficients of low-intent volume (page views, downloads, opens) are small or zero.
-INTENT_COEF = {
-    "log1p_page_views": 0.03,
-    "log1p_product_views": 0.20,
-    "log1p_pricing_views": 0.65,
-    "pricing_viewer": 2.00,  # any pricing view
-    "log1p_content_downloads": 0.03,
-    "log1p_form_submits": 0.05,
-    "log1p_email_clicks": 0.50,
-    "log1p_email_opens": 0.00,  # noise: privacy proxies open every e-mail
-    "log1p_active_days": 0.05,
-    "webinar_attended": 0.05,  # any
-    "chat": 1.30,  # any
-}
-# Hand-raise weight: the strongest type present before T (a demo outweighs a trial).
-HAND_RAISE_COEF = {"trial_request": 4.00, "demo_request": 9.50, "contact_sales": 10.00}
-# Speed to lead: the hand-raise weight is multiplied by
-# SPEED_FLOOR + (1 - SPEED_FLOOR) * exp(-days_since_first_hand_raise / SPEED_DAYS).
-SPEED_FLOOR = 0.30
-SPEED_DAYS = 5.0
-NEGATIVE_COEF = {
-    "log1p_careers_views": -0.50,
-    "unsubscribed": -0.70,
-    "days_since_last_activity": -0.06,  # per day; observation_days when no activity
-}
+
+@dataclass(frozen=True)
+class SyntheticTruth:
+    """The generator's hidden state: per-lead latents and interest episodes.
+
+    `leads`: lead_id, created_at, simulated_until (the truth is defined up to it), the
+    LATENT_COLUMNS, and the analysis columns (as_of, p_true, profile). `episodes`: lead_id,
+    started_at, amplitude.
+    """
+
+    leads: pd.DataFrame
+    episodes: pd.DataFrame
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically safe logistic function."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def coef_table(coefficients: dict, names: tuple[str, ...] | dict[str, float]) -> np.ndarray:
-    """Coefficients in the order of `names`; the missing-value (None) one last, for code -1."""
-    return np.array([coefficients[name] for name in names] + [coefficients.get(None, 0.0)])
-
-
-def fit_multiplier(size: np.ndarray, seniority: np.ndarray, domain_type: np.ndarray) -> np.ndarray:
-    """The FIT_MULTIPLIER product per lead (codes; -1 is a missing company size)."""
-    multiplier = FIT_MULTIPLIER
-    return (
-        coef_table(multiplier["company_size"], COMPANY_SIZES)[size]
-        * coef_table(multiplier["seniority"], SENIORITIES)[seniority]
-        * coef_table(multiplier["domain_type"], DOMAIN_TYPES)[domain_type]
+def load_truth(directory: Path | str) -> SyntheticTruth:
+    """The truth the generate stage wrote in `directory` (or beside the file given)."""
+    path = Path(directory)
+    if path.is_file():
+        path = path.parent
+    return SyntheticTruth(
+        leads=pd.read_parquet(path / LEADS_FILE),
+        episodes=pd.read_parquet(path / EPISODES_FILE),
     )
 
 
-def observables_at_as_of(leads: Leads, events: Events, *, as_of_offset: int) -> pd.DataFrame:
-    """The observables the truth uses, per lead, from events with offset <= as_of_offset."""
-    n = len(leads)
-    pre = take_events(events, events.offset <= as_of_offset)
-    n_types = len(ACTIVITY_TYPES)
-    counts = np.bincount(
-        pre.lead.astype(np.int64) * n_types + pre.kind, minlength=n * n_types
-    ).reshape(n, n_types)
-    category = np.full(len(pre.page), -1, dtype=np.int16)
-    is_view = pre.page >= 0
-    category[is_view] = np.searchsorted(FIRST_PATH_OF_CATEGORY, pre.page[is_view], side="right") - 1
-    pricing_views = np.bincount(pre.lead[category == PAGE_CATEGORY_CODE["pricing"]], minlength=n)
-    product_views = np.bincount(pre.lead[category == PAGE_CATEGORY_CODE["product"]], minlength=n)
-    careers_views = np.bincount(pre.lead[category == PAGE_CATEGORY_CODE["careers"]], minlength=n)
-    # Distinct calendar days (UTC) with any activity.
-    created = leads.created[pre.lead]
-    day = (created + pre.offset) // SECONDS_PER_DAY - created // SECONDS_PER_DAY
-    max_days = int(as_of_offset // SECONDS_PER_DAY) + 2
-    seen = np.zeros(n * max_days, dtype=bool)  # a lead-by-day grid is cheaper than unique()
-    seen[pre.lead.astype(np.int64) * max_days + day] = True
-    active_days = seen.reshape(n, max_days).sum(axis=1)
-    last = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(last, pre.lead, pre.offset)
-    # No activity before T counts as the whole observation window.
-    days_since = (as_of_offset - np.maximum(last, 0)) / SECONDS_PER_DAY
-    is_raise = np.isin(pre.kind, [ACTIVITY_CODE[t] for t in HAND_RAISER_TYPES])
-    first_raise = np.full(n, as_of_offset + 1, dtype=np.int64)
-    np.minimum.at(first_raise, pre.lead[is_raise], pre.offset[is_raise])
-    hand_raiser = first_raise <= as_of_offset
-    days_since_raise = np.where(hand_raiser, (as_of_offset - first_raise) / SECONDS_PER_DAY, np.nan)
-    return pd.DataFrame(
-        {
-            "industry": leads.industry,
-            "company_size": leads.company_size,
-            "seniority": leads.seniority,
-            "domain_type": leads.domain_type,
-            "source": leads.source,
-            "page_views": counts[:, ACTIVITY_CODE["page_view"]],
-            "product_views": product_views,
-            "pricing_views": pricing_views,
-            "careers_views": careers_views,
-            "content_downloads": counts[:, ACTIVITY_CODE["content_download"]],
-            "form_submits": counts[:, ACTIVITY_CODE["form_submit"]],
-            "email_clicks": counts[:, ACTIVITY_CODE["email_click"]],
-            "email_opens": counts[:, ACTIVITY_CODE["email_open"]],
-            "webinar_attended": counts[:, ACTIVITY_CODE["webinar_attended"]] > 0,
-            "chat": counts[:, ACTIVITY_CODE["chat"]] > 0,
-            "unsubscribed": counts[:, ACTIVITY_CODE["email_unsubscribe"]] > 0,
-            "trial_requests": counts[:, ACTIVITY_CODE["trial_request"]],
-            "demo_requests": counts[:, ACTIVITY_CODE["demo_request"]],
-            "contact_sales_requests": counts[:, ACTIVITY_CODE["contact_sales"]],
-            "hand_raiser": hand_raiser,
-            "days_since_first_hand_raise": days_since_raise,  # NaN when no hand-raise
-            "active_days": active_days,
-            "days_since_last_activity": days_since,
-        }
+def _nanoseconds(moments: object, n_rows: int) -> np.ndarray:
+    """UTC nanoseconds since the epoch of a moment or of one moment per row."""
+    if isinstance(moments, str | pd.Timestamp | np.datetime64):
+        moments = [moments] * n_rows
+    index = pd.DatetimeIndex(pd.to_datetime(pd.Series(moments), utc=True))
+    return index.as_unit("ns").asi8
+
+
+def truth_probability(
+    truth: SyntheticTruth,
+    lead_ids: Sequence[str] | pd.Series | np.ndarray,
+    as_of: object,
+    horizon_days: float,
+) -> np.ndarray:
+    """P(convert in (T, T + horizon] | state at T) per row (lead_ids[i], as_of[i] or as_of).
+
+    Meant for leads open at T (the caller knows which); it depends only on the lead's latents
+    and the episodes started at or before T. NaN where T is before the lead's creation or
+    after the moment the truth was simulated to. An unknown lead id is a ValueError.
+    """
+    ids = pd.Series(lead_ids, copy=False).astype("str").to_numpy()
+    leads = truth.leads
+    index = pd.Index(leads["lead_id"].astype("str"))
+    position = index.get_indexer(ids)
+    if (position < 0).any():
+        raise ValueError(f"lead ids not in the truth, e.g. {ids[position < 0][0]!r}")
+    created = _nanoseconds(leads["created_at"], len(leads))
+    age = (_nanoseconds(as_of, len(ids)) - created[position]) / NS_PER_DAY
+    horizon = float(horizon_days)
+    latent = {name: leads[name].to_numpy(dtype=float) for name in LATENT_COLUMNS}
+    level = _known_interest(truth, index=index, created=created, position=position, age=age)
+    tau = latent["tau_days"][position]
+    known = latent["base_hazard"][position] * horizon + latent["conversion_scale"][
+        position
+    ] * level * tau * -np.expm1(-horizon / tau)
+    # The future factor depends on the lead and H only: compute it once per lead.
+    used, inverse = np.unique(position, return_inverse=True)
+    future = future_episode_exponent(
+        conversion_scale=latent["conversion_scale"][used],
+        tau=latent["tau_days"][used],
+        reengage_rate=latent["reengage_rate"][used],
+        amplitude_shape=latent["amplitude_shape"][used],
+        amplitude_scale=latent["amplitude_scale"][used],
+        horizon_days=horizon,
+    )[inverse]
+    probability = -np.expm1(-(known + future))
+    until = _nanoseconds(leads["simulated_until"], len(leads))[position]
+    defined = (age >= 0) & (created[position] + age * NS_PER_DAY <= until)
+    return np.where(defined, probability, np.nan)
+
+
+def _known_interest(
+    truth: SyntheticTruth,
+    *,
+    index: pd.Index,
+    created: np.ndarray,
+    position: np.ndarray,
+    age: np.ndarray,
+) -> np.ndarray:
+    """I(T) per row: the interest of the lead's episodes started at or before T."""
+    episodes = truth.episodes
+    episode_lead = index.get_indexer(episodes["lead_id"].astype("str"))
+    start = (_nanoseconds(episodes["started_at"], len(episodes)) - created[episode_lead]) / (
+        NS_PER_DAY
     )
-
-
-def conversion_logit(observables: pd.DataFrame) -> np.ndarray:
-    """The true log-odds of converting in (T, T + horizon] from the observables at T."""
-    obs = observables
-    c = INTENT_COEF
-    size_code = obs["company_size"].to_numpy()
-    seniority_code = obs["seniority"].to_numpy()
-    domain_code = obs["domain_type"].to_numpy()
-    fit = (
-        coef_table(INDUSTRY_COEF, INDUSTRIES)[obs["industry"].to_numpy()]
-        + coef_table(COMPANY_SIZE_COEF, COMPANY_SIZES)[size_code]
-        + coef_table(SENIORITY_COEF, SENIORITIES)[seniority_code]
-        + coef_table(DOMAIN_TYPE_COEF, DOMAIN_TYPES)[domain_code]
-        + coef_table(SOURCE_COEF, SOURCES)[obs["source"].to_numpy()]
+    order = np.argsort(episode_lead, kind="stable")
+    episode_lead, start = episode_lead[order], start[order]
+    amplitude = episodes["amplitude"].to_numpy(dtype=float)[order]
+    count = np.bincount(episode_lead, minlength=len(index))
+    first = np.cumsum(count) - count
+    # Each row expanded to its lead's episodes: rows x episodes per lead stays small.
+    per_row = count[position]
+    row = np.repeat(np.arange(len(position)), per_row)
+    within = np.arange(len(row)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    episode = first[position][row] + within
+    elapsed = age[row] - start[episode]
+    tau = truth.leads["tau_days"].to_numpy(dtype=float)[position][row]
+    contribution = np.where(
+        elapsed >= 0, amplitude[episode] * np.exp(-np.maximum(elapsed, 0.0) / tau), 0.0
     )
-
-    def log1p(column: str) -> np.ndarray:
-        return np.log1p(obs[column].to_numpy(dtype=float))
-
-    intent = (
-        c["log1p_page_views"] * log1p("page_views")
-        + c["log1p_product_views"] * log1p("product_views")
-        + c["log1p_pricing_views"] * log1p("pricing_views")
-        + c["log1p_content_downloads"] * log1p("content_downloads")
-        + c["log1p_form_submits"] * log1p("form_submits")
-        + c["log1p_email_clicks"] * log1p("email_clicks")
-        + c["log1p_email_opens"] * log1p("email_opens")
-        + c["log1p_active_days"] * log1p("active_days")
-        + c["pricing_viewer"] * (obs["pricing_views"].to_numpy() > 0)
-        + c["webinar_attended"] * obs["webinar_attended"].to_numpy(dtype=float)
-        + c["chat"] * obs["chat"].to_numpy(dtype=float)
-    )
-    h = HAND_RAISE_COEF
-    hand_raise = np.maximum.reduce(
-        [
-            h["trial_request"] * (obs["trial_requests"].to_numpy() > 0),
-            h["demo_request"] * (obs["demo_requests"].to_numpy() > 0),
-            h["contact_sales"] * (obs["contact_sales_requests"].to_numpy() > 0),
-        ]
-    )
-    days_since_raise = np.nan_to_num(obs["days_since_first_hand_raise"].to_numpy(dtype=float))
-    speed = SPEED_FLOOR + (1.0 - SPEED_FLOOR) * np.exp(-days_since_raise / SPEED_DAYS)
-    negative = (
-        NEGATIVE_COEF["log1p_careers_views"] * log1p("careers_views")
-        + NEGATIVE_COEF["unsubscribed"] * obs["unsubscribed"].to_numpy(dtype=float)
-        + NEGATIVE_COEF["days_since_last_activity"]
-        * obs["days_since_last_activity"].to_numpy(dtype=float)
-    )
-    multiplier = fit_multiplier(size_code, seniority_code, domain_code)
-    return INTERCEPT + fit + negative + multiplier * (intent + hand_raise * speed)
-
-
-def conversion_probability(observables: pd.DataFrame) -> np.ndarray:
-    """The true probability of converting in (T, T + horizon] from the observables at T."""
-    return MAX_CONVERSION * sigmoid(conversion_logit(observables))
+    return np.bincount(row, weights=contribution, minlength=len(position))

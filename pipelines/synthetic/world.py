@@ -1,7 +1,8 @@
 """The synthetic world: who the leads are and how they behave, as named constants.
 
 Tables "by profile" have one row (or entry) per PROFILES entry, in that order; "by domain
-type" follow DOMAIN_TYPES. The ground truth's coefficients live in `truth.py`.
+type" follow DOMAIN_TYPES. Time is in days after the lead's creation unless a name says
+otherwise; "interest" is the latent I(t) of `interest.py` (1 is a typical first episode).
 """
 
 from __future__ import annotations
@@ -192,49 +193,150 @@ RESEARCHER_CONSULTANT_SHARE = 0.35  # researchers working in professional servic
 LARGE_SIZES = ("201-1000", "1000+")  # the large segment (see SEGMENTS)
 SMALL_SIZE = "1-10"  # with personal and student addresses, the small segment
 
+
 # ---------------------------------------------------------------------------------------
-# Behaviour (latent) parameters
+# Fit: who the lead is (firmographics, role, address, channel)
 # ---------------------------------------------------------------------------------------
-# Latent fit: the firmographic part of the truth plus noise the truth cannot see.
-FIT_NOISE_SD = 0.4
+# Additive fit, on the log scale of the conversion scale c: who the lead is matters little
+# on its own (no interest, no deal).
+INDUSTRY_COEF = {
+    "software": 0.30,
+    "financial_services": 0.20,
+    "professional_services": 0.00,
+    "healthcare": 0.00,
+    "manufacturing": 0.00,
+    "retail": 0.00,
+    "media": 0.00,
+    "education": -0.30,
+    "government": -0.30,
+    "other": 0.00,
+    None: 0.00,  # missing
+}
+COMPANY_SIZE_COEF = {
+    "1-10": -0.30,
+    "11-50": 0.00,
+    "51-200": 0.10,
+    "201-1000": 0.15,
+    "1000+": 0.10,
+    None: -0.10,
+}
+SENIORITY_COEF = {
+    "executive": 0.10,
+    "vp": 0.15,
+    "director": 0.15,
+    "manager": 0.05,
+    "individual": 0.00,
+    "student": -1.00,
+    "unknown": -0.10,
+}
+DOMAIN_TYPE_COEF = {"business": 0.00, "personal": -0.40, "student": -1.00, "competitor": -10.0}
+SOURCE_COEF = {
+    "organic_search": 0.00,
+    "paid_search": 0.00,
+    "social": -0.20,
+    "referral": 0.20,
+    "email": 0.00,
+    "event": 0.00,
+    "direct": 0.00,
+    "partner": 0.20,
+}
+# Fit x intent: the conversion scale c is multiplied by the product of these multipliers, so
+# the same demo request (the same interest) means far more from a VP at a 500-person company
+# than from a one-person shop on a gmail address. A sum of points can't express this.
+FIT_MULTIPLIER = {
+    "company_size": {
+        "1-10": 0.25,
+        "11-50": 0.80,
+        "51-200": 1.00,
+        "201-1000": 1.20,
+        "1000+": 1.20,
+        None: 0.80,
+    },
+    "seniority": {
+        "executive": 1.30,
+        "vp": 1.30,
+        "director": 1.30,
+        "manager": 1.00,
+        "individual": 0.80,
+        "student": 0.50,
+        "unknown": 0.80,
+    },
+    # A competitor's "interest" is research on us, not buying: it counts for nothing.
+    "domain_type": {"business": 1.00, "personal": 0.40, "student": 0.40, "competitor": 0.00},
+}
+FIT_NOISE_SD = 0.4  # latent fit: the firmographic part plus noise no table shows
 # Latent intent shift by source (columns follow SOURCES): referrals and partners come warm.
 SOURCE_INTENT = np.array([0.0, 0.1, -0.2, 0.3, 0.0, 0.2, 0.1, 0.2])
-MEAN_BASE_EVENTS = 26.0  # expected base events over a lead's lifetime (before bursts)
-LIFETIME_EXTRA_DAYS = 60  # events run to T + horizon + this, then stop
-ENGAGEMENT_STYLE_SD = 0.8  # log-sd of a lead's activity volume that says nothing of intent
-DECAY_SHARE = 0.6  # share of base events in the decaying (post-creation) component
-DECAY_DAYS = (4.0, 14.0)  # per-lead decay time constant range
-# Per profile (rows/keys follow PROFILES): activity volume, intent shift, burst multiplier.
-PROFILE_ACTIVITY = {
-    "buyer": 1.0,
-    "researcher": 4.0,
-    "job_seeker": 0.7,
-    "student": 0.8,
-    "competitor": 0.9,
-}
 PROFILE_INTENT = np.array([0.0, -1.2, 0.0, 0.0, 0.0])  # researchers rarely mean to buy
-PROFILE_BURSTS = np.array([1.0, 0.3, 0.0, 1.0, 1.0])  # job seekers never burst
-# Relative base-stream mix per profile (columns: BASE_TYPES); hand-raisers are added below.
-BASE_TYPES = (
+
+# ---------------------------------------------------------------------------------------
+# Interest: I(t) = sum over episodes e of A_e * exp(-(t - s_e) / tau), t >= s_e
+# ---------------------------------------------------------------------------------------
+# Per-lead decay time constant, uniform in this range: a hand-raise (emitted while interest
+# is high) lifts conversion for a few weeks, then the lead goes cold.
+TAU_DAYS = (14.0, 28.0)
+# The first episode starts at creation; its amplitude is Gamma(shape, mean / shape).
+FIRST_AMPLITUDE_SHAPE = 0.4
+FIRST_AMPLITUDE_MEAN = 1.5
+# Re-engagement episodes: a Poisson process at a per-lead rate; Gamma amplitudes with a
+# small shape (most returns are a glance, a few are a new buying project).
+REENGAGE_PER_YEAR = 1.2  # at average intent, for a buyer
+REENGAGE_SD = 0.5  # log-sd of a lead's rate around its profile's
+REENGAGE_INTENT = 0.3  # the rate rises with intent like exp(this * intent)
+PROFILE_REENGAGE = np.array([1.0, 2.5, 0.5, 0.7, 1.5])  # researchers keep coming back
+REENGAGE_AMPLITUDE_SHAPE = 0.4
+REENGAGE_AMPLITUDE_MEAN = 0.6
+# A dormant lead's residual interest: a trickle of activity and a tiny base hazard.
+INTEREST_FLOOR = 0.01
+
+# ---------------------------------------------------------------------------------------
+# Conversion: hazard h(t) = c * (I(t) + INTEREST_FLOOR)
+# ---------------------------------------------------------------------------------------
+# c = CONVERSION_SCALE * profile * fit multiplier * exp(additive fit + intent term)
+CONVERSION_SCALE = 0.01  # per day at interest 1, for an average buyer
+CONVERSION_INTENT = 0.7  # c rises with intent like exp(this * intent)
+PROFILE_CONVERSION = np.array([1.0, 0.12, 0.02, 0.15, 0.0])  # researchers rarely buy
+
+# ---------------------------------------------------------------------------------------
+# Activity: Poisson events at rates proportional to I(t) + INTEREST_FLOOR, by type
+# ---------------------------------------------------------------------------------------
+# Browsing: volume is mostly a personal habit (engagement style), not intent.
+BROWSE_RATE = 0.35  # browsing events per day at interest 1, average style, buyer
+ENGAGEMENT_STYLE_SD = 0.8  # log-sd of a lead's activity volume that says nothing of intent
+PROFILE_ACTIVITY = np.array([1.0, 4.0, 0.7, 0.8, 0.9])  # by profile
+BROWSE_TYPES = (
     "page_view",
     "form_submit",
     "content_download",
     "webinar_registered",
-    "email_open",
     "email_click",
     "chat",
 )
-BASE_MIX = np.array(
+BROWSE_MIX = np.array(  # rows: PROFILES; columns: BROWSE_TYPES
     [
-        [0.56, 0.04, 0.05, 0.025, 0.22, 0.07, 0.015],
-        [0.50, 0.04, 0.12, 0.060, 0.24, 0.035, 0.005],
-        [0.80, 0.05, 0.02, 0.005, 0.10, 0.02, 0.005],
-        [0.60, 0.06, 0.12, 0.030, 0.15, 0.04, 0.005],
-        [0.75, 0.03, 0.08, 0.040, 0.07, 0.02, 0.010],
+        [0.80, 0.05, 0.06, 0.03, 0.05, 0.01],
+        [0.70, 0.05, 0.15, 0.07, 0.025, 0.005],
+        [0.90, 0.06, 0.02, 0.005, 0.01, 0.005],
+        [0.72, 0.07, 0.14, 0.035, 0.03, 0.005],
+        [0.82, 0.03, 0.09, 0.04, 0.01, 0.01],
     ]
 )
-HAND_RAISE_DAYS = 25.0  # mean days from creation to a (non-tourist) hand-raise
-HAND_RAISE_RATE = np.array([0.16, 0.06, 0.002, 0.017, 0.035])  # per lifetime, by profile
+# Buying signals (pricing and product pages, chat, e-mail clicks, hand-raises) follow intent
+# and fit, not the lead's browsing volume.
+BUYING_RATE = 0.035  # buying events per day at interest 1, average intent and fit, buyer
+# An episode of amplitude A emits buying signals at BUYING_RATE * A / BUYING_AMPLITUDE times
+# its interest: quadratic in A, so they mark strong episodes (a new buying project).
+BUYING_AMPLITUDE = 1.5
+BUYING_INTENT = 0.6
+BUYING_FIT = 0.5
+PROFILE_BUYING = np.array([1.0, 0.2, 0.0, 0.4, 0.6])  # job seekers never ask to buy
+BUYING_TYPES = {  # "hand_raise": a hand-raiser type drawn by the lead's segment
+    "page_view": 0.60,
+    "email_click": 0.18,
+    "chat": 0.08,
+    "hand_raise": 0.14,
+}
+BUYING_PAGES = {"pricing": 0.60, "product": 0.30, "docs": 0.10}
 # Which hand-raise a lead makes depends on its segment (rows: SEGMENTS; columns:
 # HAND_RAISER_TYPES): small shops and private addresses try the product, larger
 # companies ask for a demo or for sales.
@@ -247,12 +349,7 @@ HAND_RAISER_SPLIT = np.array(
         [0.20, 0.50, 0.30],
     ]
 )
-# Tourists: free-trial sign-ups out of curiosity, independent of intent, in the small
-# segment; by profile. They happen soon after creation and come with a few docs views.
-TOURIST_TRIAL_RATE = np.array([0.06, 0.04, 0.02, 0.12, 0.0])
-TOURIST_DAYS = 7.0  # mean days from creation to the tourist's sign-up
-TOURIST_FOLLOW_UP_VIEWS = 2.0  # expected getting-started page views after it
-# Baseline page mix without pricing (columns: PAGE_CATEGORIES minus pricing), by profile.
+# Baseline page mix of browsing without pricing (columns: PAGE_CATEGORIES minus pricing).
 PAGE_MIX = np.array(
     [
         [0.20, 0.25, 0.27, 0.11, 0.03, 0.14],
@@ -262,37 +359,19 @@ PAGE_MIX = np.array(
         [0.10, 0.45, 0.10, 0.28, 0.02, 0.05],
     ]
 )
-PRICING_SHARE = np.array([0.08, 0.005, 0.02, 0.04, 0.30])  # baseline share of page views
-BURST_RATE = 0.35  # expected intent bursts per lead at average intent (none for job seekers)
-BURST_SIZE = 5.0  # expected extra events per burst
-BURST_TYPES = {  # "hand_raise": a hand-raiser type drawn by the lead's segment
-    "page_view": 0.56,
-    "content_download": 0.08,
-    "webinar_registered": 0.05,
-    "email_click": 0.10,
-    "email_open": 0.10,
-    "form_submit": 0.04,
-    "chat": 0.02,
-    "hand_raise": 0.05,
-}
-BURST_PAGES = {"pricing": 0.40, "product": 0.40, "docs": 0.20}
+PRICING_SHARE = np.array([0.04, 0.005, 0.02, 0.04, 0.30])  # browsing views on pricing
+# E-mail opens are a habit: marketing e-mails arrive on a schedule whatever the interest.
+OPENS_PER_DAY = 0.02  # at average style
 # Privacy proxies (e.g. Apple Mail Privacy Protection) "open" every marketing e-mail.
 PRIVACY_PROXY_SHARE = np.array([0.25, 0.45, 0.30, 0.20])  # by DOMAIN_TYPES
-PRIVACY_PROXY_OPENS_PER_DAY = 0.15  # marketing e-mails per day a proxy opens
+PRIVACY_PROXY_OPENS_PER_DAY = 0.04  # marketing e-mails per day a proxy opens
+# Tourists: free-trial sign-ups out of curiosity, independent of intent, in the small
+# segment; by profile. They happen soon after creation and come with a few docs views.
+TOURIST_TRIAL_RATE = np.array([0.06, 0.04, 0.02, 0.12, 0.0])
+TOURIST_DAYS = 7.0  # mean days from creation to the tourist's sign-up
+TOURIST_FOLLOW_UP_VIEWS = 2.0  # expected getting-started page views after it
 # Added to a registrant's chance of attending (0.4 at average intent), by profile.
 WEBINAR_ATTENDANCE_SHIFT = np.array([0.0, 0.2, 0.0, 0.0, 0.0])
-CONVERTER_EVENTS = 4.0  # expected buying events between T and conversion
-CONVERTER_TYPES = {  # their type mix; CONVERTER_PAGES their page categories
-    "page_view": 0.55,
-    "demo_request": 0.20,
-    "contact_sales": 0.10,
-    "trial_request": 0.05,
-    "chat": 0.10,
-}
-CONVERTER_PAGES = {"pricing": 0.60, "product": 0.25, "docs": 0.15}
-AFTER_CONVERSION_KEEP = 0.3  # share of base events kept after a lead converts
-EARLY_CONVERSION_HAND_RAISER = 0.30  # P(convert before T | hand-raised before T)
-EARLY_CONVERSION_OTHER = 0.003  # P(convert before T | no hand-raise before T)
 UNSUBSCRIBE_RATE = np.array([0.07, 0.05, 0.10, 0.08, 0.03])  # by profile
 UNSUBSCRIBE_DAYS = 30.0  # mean days from creation to unsubscribe
 # Share of leads whose attribute is blank in the export.
