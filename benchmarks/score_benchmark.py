@@ -11,6 +11,9 @@ peak RSS (os.wait4) is that command's own:
 Exports are generated once with `pipelines.synthetic.export.generate_export` in parts of at most
 1M leads (disjoint ids, so 2M = two 1M exports) and cached under --cache.
 
+With --previous every timed run also gets `--previous` (stage changes since the last run):
+the output of one untimed run beforehand, as the nightly job would pass yesterday's output.
+
 Shared machines vary from run to run (CPU steal): with --repeat N (default 3) the scoring
 command and the floor run N times each, alternately, and the figures are the medians (peak
 memory: the largest of the runs); every run's own figures are kept in the JSON.
@@ -193,6 +196,9 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=None)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument(
+        "--previous", action="store_true", help="score with --previous (a run's output before)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each command (medians)")
     parser.add_argument("--model", default="models:/lead-conversion@champion")
     parser.add_argument("--floor-of", type=Path, help=argparse.SUPPRESS)
@@ -214,6 +220,10 @@ def main() -> None:
             command += ["--chunk-size", str(args.chunk_size)]
         if args.workers:
             command += ["--workers", str(args.workers)]
+        if args.previous:  # yesterday's output: one untimed run first
+            measured(command)
+            previous = output.replace(directory / "previous.parquet")
+            command += ["--previous", str(previous)]
         runs, floors = [], []
         floor_command = [python, __file__, "--floor-of", str(directory), "--model", args.model]
         for _ in range(args.repeat):  # alternately, so that both see the same machine
@@ -233,6 +243,7 @@ def main() -> None:
             "score_peak_pss_mb": max(run["peak_pss_mb"] for run in runs),
             "score_timings_s": typical["timings_s"],
             "score_wall_runs_s": [run["wall_s"] for run in runs],
+            "previous": args.previous,
         }
         if floors:
             totals = sorted(f["read_s"] + f["predict_s"] for f in floors)

@@ -20,6 +20,7 @@ from features.build import build_feature_table
 from features.schemas import UTC_NS
 from features.validation import (
     ENCODED_TEXT_COLUMNS,
+    QUARANTINE_COLUMNS,
     mask_sentinels,
     text_isin,
     validate_export,
@@ -27,6 +28,12 @@ from features.validation import (
 from models.drift import observed_shares
 from models.stages import STAGE_ORDER
 from pipelines.scoring.partition import SLOT, read_parts, tune_worker_allocators
+from pipelines.scoring.previous import (
+    PREVIOUS,
+    clean_previous,
+    stage_changes,
+    with_previous_stage,
+)
 from pipelines.scoring.settings import (
     OUTPUT_COLUMNS,
     SKIPPED_CONVERTED,
@@ -47,6 +54,9 @@ class RunState:
     skipped: dict[str, int] = field(default_factory=dict)
     stages: dict[str, int] = field(default_factory=dict)
     rule_stages: dict[str, int] = field(default_factory=dict)
+    entering: dict[str, int] = field(default_factory=dict)  # with --previous: stage changes
+    leaving: dict[str, int] = field(default_factory=dict)
+    previous: dict[str, int] = field(default_factory=dict)
     drift_counts: dict[str, np.ndarray] = field(default_factory=dict)
     scored: int = 0
     probability_sum: float = 0.0
@@ -63,6 +73,9 @@ class RunState:
             (self.skipped, other.skipped),
             (self.stages, other.stages),
             (self.rule_stages, other.rule_stages),
+            (self.entering, other.entering),
+            (self.leaving, other.leaving),
+            (self.previous, other.previous),
         ):
             for key, value in theirs.items():
                 mine[key] = mine.get(key, 0) + value
@@ -82,6 +95,8 @@ def new_state() -> RunState:
         skipped={SKIPPED_NOT_CREATED: 0, SKIPPED_CONVERTED: 0},
         stages=dict.fromkeys(STAGE_ORDER, 0),
         rule_stages=dict.fromkeys(STAGE_ORDER, 0),
+        entering=dict.fromkeys(STAGE_ORDER, 0),
+        leaving=dict.fromkeys(STAGE_ORDER, 0),
     )
 
 
@@ -97,6 +112,7 @@ class BucketJob:
     timed: bool
     scored_at: pd.Timestamp
     sentinels: dict[str, list[str]]
+    previous: str | None = None  # the last run's output (`--previous`), for stage changes
 
 
 BucketResult = tuple[pd.DataFrame, pd.DataFrame, RunState] | None
@@ -130,8 +146,13 @@ def score_parts(parts: dict[str, list[Path]], job: BucketJob | Path) -> BucketRe
         )
         for name, table_parts in parts.items()
     }
+    previous = frames.pop(PREVIOUS, None)
+    if previous is not None and job.previous is not None:
+        previous = clean_previous(previous, path=job.previous)
     if all(frame is None for frame in frames.values()):
-        return None
+        if previous is None:
+            return None
+        return previous_only(previous)  # leads scored last time, all gone from the inputs
     if frames["leads"] is None:  # events of leads that are nowhere: quarantined, not lost
         frames["leads"] = no_leads(timed=job.timed)
     elif job.sentinels:  # as extract does before validation
@@ -150,7 +171,31 @@ def score_parts(parts: dict[str, list[Path]], job: BucketJob | Path) -> BucketRe
         scored_at=job.scored_at,
         state=state,
     )
+    if job.previous is not None:
+        scored = with_previous_stage(scored, previous)
+        add_stage_changes(state, stage_changes(scored, previous))
     return scored, bad, state
+
+
+def previous_only(previous: pd.DataFrame) -> BucketResult:
+    """The result of a bucket with leads in the previous output only: they all leave."""
+    from pipelines.scoring.output import empty_output
+
+    state = new_state()
+    scored = empty_output(with_previous=True)
+    add_stage_changes(state, stage_changes(scored, previous))
+    return scored, pd.DataFrame(columns=QUARANTINE_COLUMNS), state
+
+
+def add_stage_changes(state: RunState, changes: dict[str, dict[str, int]]) -> None:
+    """Add one bucket's stage changes (`previous.stage_changes`) to the counters."""
+    for target, counts in (
+        (state.entering, changes["entering"]),
+        (state.leaving, changes["leaving"]),
+        (state.previous, changes["previous"]),
+    ):
+        for key, value in counts.items():
+            target[key] = target.get(key, 0) + value
 
 
 def no_leads(*, timed: bool) -> pd.DataFrame:
@@ -311,6 +356,15 @@ def score_leads(
             "model_version": model.version,
             "thresholds_status": thresholds.status,
             "scored_at": pd.Series(scored_at, index=range(len(table))),
+            "lead_age_days": lead_age_days(leads, as_of=as_of),
         },
         columns=OUTPUT_COLUMNS,
     )
+
+
+def lead_age_days(leads: pd.DataFrame, *, as_of: pd.Timestamp) -> np.ndarray:
+    """Days from each lead's `created_at` to the as-of moment (NaN without a creation time)."""
+    if "created_at" not in leads:
+        return np.full(len(leads), np.nan)
+    age = (as_of - leads["created_at"]) / pd.Timedelta(days=1)
+    return age.to_numpy(dtype=float, na_value=np.nan)

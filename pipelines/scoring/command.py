@@ -22,6 +22,7 @@ from pipelines.scoring.options import (
     Outcomes,
     Output,
     Params,
+    Previous,
     Quarantine,
     Reasons,
     Workers,
@@ -42,6 +43,7 @@ def main(
     workers: Workers = None,
     params: Params = DEFAULT_PARAMS,
     engine: Engine = "local",
+    previous: Previous = None,
 ) -> None:
     """Score every open lead with the registered model; stream in chunks; atomic output."""
     options = {
@@ -56,6 +58,7 @@ def main(
         "fail_on_drift": fail_on_drift,
         "reasons": reasons,
         "params": str(params),
+        "previous": None if previous is None else str(previous),
     }
     if engine == "spark":  # imported here only: the local engine never needs pyspark
         from pipelines.scoring.spark import main_spark

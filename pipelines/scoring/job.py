@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PathT = TypeVar("PathT", str, Path)  # local paths, or any URI Spark reads (kept as text)
+# a stage's promised weekly inflow: new leads in the stage per week (the calibrate stage's
+# snapshot cohorts), else the older volume per week (the `sql` section, the `expected` rows)
+INFLOW_KEYS = ("entering_per_week", "volume_per_week", "leads_per_week")
 REQUIRED = {
     "activities": ("lead_id", "occurred_at", "activity_type"),
     "outcomes": ("lead_id", "converted_at"),
@@ -240,11 +243,25 @@ def run_summary(
     inputs: dict[str, Path | str],
     n_chunks: int,
     timings: dict[str, float],
+    previous: Path | str | None = None,
 ) -> dict[str, Any]:
-    """The JSON run summary: counts, stages, quarantine by reason, drift, timings (no PII)."""
+    """The JSON run summary: counts, stages (with the promise of the thresholds in force and,
+    with `previous`, the leads entering and leaving each), quarantine by reason, drift,
+    timings (no PII)."""
     references = model.scorer.bundle.get("references") or {}
     drift = drift_report(state, references, psi_warn=settings.psi_warn)
     quarantined = {t: dict(sorted(r.items())) for t, r in sorted(state.quarantined.items())}
+    promise = stage_promises(model.scorer.bundle.get("thresholds") or {}, thresholds)
+    by_stage = {
+        stage: {"count": count, **promise["stages"].get(stage, {})}
+        for stage, count in state.stages.items()
+    }
+    changes: dict[str, Any] = {}
+    if previous is not None:
+        for stage, row in by_stage.items():
+            row["entering"] = state.entering.get(stage, 0)
+            row["leaving"] = state.leaving.get(stage, 0)
+        changes = {"previous": {"path": str(previous), **state.previous}}
     return {
         "status": "ok",
         "as_of": as_of.isoformat(),
@@ -273,6 +290,9 @@ def run_summary(
         },
         "quarantined_by_reason": quarantined,
         "stages": dict(state.stages),
+        "by_stage": by_stage,
+        "promise": promise["source"],
+        **changes,
         "rule_stages": dict(state.rule_stages),
         "drift": drift,
         "chunks": n_chunks,
@@ -280,6 +300,37 @@ def run_summary(
         "reasons_method": settings.reasons_method,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
+
+
+def stage_promises(proposal: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    """What the thresholds in force promise per stage: precision and weekly inflow.
+
+    From the bundle's thresholds (the calibrate stage's proposal): SQL from its `sql` section,
+    every stage from its `expected` row otherwise (the `mql` section is MQL or higher, not the
+    MQL stage). Inflow: `entering_per_week` (new leads in the stage per week) when the proposal
+    has it, else its volume per week (leads in the stage per week of the calibration cohort),
+    named in `promised_entering_per_week_from`. No promise when approved thresholds differ
+    from the proposed ones (the proposal's figures are for its own thresholds).
+    """
+    proposed = {name: (proposal.get(name) or {}).get("threshold") for name in ("mql", "sql")}
+    if proposed != {"mql": thresholds.mql, "sql": thresholds.sql}:
+        return {
+            "source": "none: the thresholds in force are not the proposed ones of the bundle",
+            "stages": {},
+        }
+    rows = {str(row.get("stage")): (row, "expected") for row in proposal.get("expected") or []}
+    if proposal.get("sql"):
+        rows["SQL"] = (proposal["sql"], "sql")
+    stages = {}
+    for stage, (row, section) in rows.items():
+        inflow = next((key for key in INFLOW_KEYS if key in row), None)
+        where = "thresholds.sql" if section == "sql" else f"thresholds.expected[{stage}]"
+        stages[stage] = {
+            "promised_precision": row.get("precision"),
+            "promised_entering_per_week": None if inflow is None else row[inflow],
+            "promised_entering_per_week_from": None if inflow is None else f"{where}.{inflow}",
+        }
+    return {"source": f"the model bundle's thresholds ({thresholds.status})", "stages": stages}
 
 
 def log_summary(summary: dict[str, Any]) -> None:

@@ -51,6 +51,7 @@ from pipelines.scoring.partition import (
     estimate_rows,
     source_columns,
 )
+from pipelines.scoring.previous import PREVIOUS, check_previous, previous_source
 from pipelines.scoring.settings import LoadedModel, ScoreSettings
 from pipelines.scoring.workers import (
     partition_all,
@@ -81,6 +82,7 @@ def main_local(
     reasons: str | None,
     workers: int | None,
     params: str,
+    previous: str | None = None,
 ) -> None:
     """`leadscore score` on this machine: settings from params.yaml and the options; the run."""
     all_params = read_params(params)
@@ -90,6 +92,8 @@ def main_local(
     paths = {name: Path(path) for name, path in inputs.items() if path is not None}
     for path in paths.values():
         source_columns(TableSource(name="input", path=path, required=()))
+    if previous is not None:
+        check_previous(previous_source(Path(previous)))
     with progress_reporter() as progress:
         summary = run_score(
             leads=paths["leads"],
@@ -103,6 +107,7 @@ def main_local(
             source=source_params(all_params),
             fail_on_drift=fail_on_drift,
             progress=progress,
+            previous=None if previous is None else Path(previous),
         )
     logger.info(
         "model loaded in %.1f s (while the inputs were partitioned); output %s; summary %s",
@@ -135,18 +140,21 @@ def run_score(
     source: dict[str, Any],
     fail_on_drift: bool = False,
     progress: Progress | None = None,
+    previous: Path | None = None,
 ) -> dict[str, Any]:
     """Score every open lead; write output, quarantine and summary atomically; the summary.
 
     `model`: loaded, or its URI, then loaded while the workers partition the inputs.
+    `previous`: the last run's output: `previous_stage` and the stage changes (its lead_id
+    and stage columns are partitioned with the inputs, so each bucket joins its own slice).
     SIGTERM stops the run (`StoppedError`): workers killed, temporary files removed, no output.
     """
     started = time.perf_counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     paths = job_paths(output, quarantine)
-    sources = table_sources(leads=leads, activities=activities, outcomes=outcomes, source=source)
-    for table_source in sources.values():  # every structural fault before any work
-        canonical_names(table_source, source_columns(table_source))
+    sources = checked_sources(
+        leads=leads, activities=activities, outcomes=outcomes, previous=previous, source=source
+    )
     n_buckets, workers = bucket_plan(estimate_rows(sources["leads"]), settings)
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     latest = settings.latest_event(as_of)
@@ -165,6 +173,7 @@ def run_score(
                     latest=latest,
                     source=source,
                     scored_at=scored_at,
+                    previous=None if previous is None else str(previous),
                 ),
                 n_buckets=n_buckets,
                 workers=workers,
@@ -182,7 +191,12 @@ def run_score(
             tasks = [{name: w.parts(b) for name, w in writers.items()} for b in range(n_buckets)]
             results = scored_buckets(tasks, job, pool=pool, workers=workers, directory=workdir)
             write_results(
-                results, n_buckets=n_buckets, temporary=temporary, state=state, progress=progress
+                results,
+                n_buckets=n_buckets,
+                temporary=temporary,
+                state=state,
+                progress=progress,
+                with_previous=previous is not None,
             )
             timings["score"] = time.perf_counter() - start
             timings["total"] = time.perf_counter() - started
@@ -194,9 +208,10 @@ def run_score(
                 as_of=as_of,
                 scored_at=scored_at,
                 paths=paths,
-                inputs={name: s.path for name, s in sources.items()},
+                inputs={name: s.path for name, s in sources.items() if name != PREVIOUS},
                 n_chunks=n_buckets,
                 timings=timings,
+                previous=previous,
             )
             sigterm.disarm()  # the files are complete: rename them all, never half of them
             publish_all(summary, state=state, settings=settings, temporary=temporary, paths=paths)
@@ -207,6 +222,25 @@ def run_score(
         psi_warn=settings.psi_warn,
         fail_on_drift=fail_on_drift,
     )
+
+
+def checked_sources(
+    *,
+    leads: Path,
+    activities: Path | None,
+    outcomes: Path | None,
+    previous: Path | None,
+    source: dict[str, Any],
+) -> dict[str, TableSource]:
+    """The tables to partition (with the previous output's), every structural fault raised
+    before any work."""
+    sources = table_sources(leads=leads, activities=activities, outcomes=outcomes, source=source)
+    for table_source in sources.values():
+        canonical_names(table_source, source_columns(table_source))
+    if previous is not None:
+        sources[PREVIOUS] = previous_source(previous)
+        check_previous(sources[PREVIOUS])
+    return sources
 
 
 def job_paths(output: Path, quarantine: Path | None) -> dict[str, Path]:
@@ -224,7 +258,7 @@ def state_of_inputs(
     from pipelines.scoring.chunk import new_state  # imported with the job, not before
 
     state = new_state()
-    state.read = {name: table_writer.rows for name, table_writer in writers.items()}
+    state.read = {name: w.rows for name, w in writers.items() if name != PREVIOUS}
     if state.read["leads"] == 0:
         raise InputError(f"{leads}: no lead rows")
     logger.info(
@@ -276,6 +310,7 @@ def bucket_job(
     source: dict[str, Any],
     scored_at: pd.Timestamp,
     timings: dict[str, float],
+    previous: str | None = None,
 ) -> BucketJob:
     """What every bucket is scored with: the model (loaded now if a URI) and its thresholds."""
     if isinstance(model, str):
@@ -295,6 +330,7 @@ def bucket_job(
         timed=bool(source.get("timed", True)),
         scored_at=scored_at,
         sentinels=dict(source.get("missing_values_by_column") or {}),
+        previous=previous,
     )
 
 
@@ -305,6 +341,7 @@ def write_results(
     temporary: dict[str, Path],
     state: RunState,
     progress: Progress | None,
+    with_previous: bool = False,
 ) -> None:
     """Append each bucket's scores and bad rows, in bucket order, to the temporary files."""
     writer = OutputWriter(temporary["output"], fmt=table_format(temporary["output"]))
@@ -313,12 +350,13 @@ def write_results(
         if result is not None:
             scored, bad, bucket_state = result
             state.merge(bucket_state)
-            writer.write(scored)
+            if len(scored):  # an empty bucket's frame may lack types (its text columns)
+                writer.write(scored)
             bad.to_csv(quarantine, mode="a", header=False, index=False)
         if progress is not None:
             progress(bucket + 1, n_buckets, state.scored)
     if state.scored == 0:
-        writer.write(empty_output())
+        writer.write(empty_output(with_previous=with_previous))
     writer.close()
 
 

@@ -35,6 +35,14 @@ AsOf = Annotated[
 Model = Annotated[
     str, typer.Option(help="MLflow model URI (models:/name@alias, models:/name/N, runs:/).")
 ]
+Previous = Annotated[
+    str | None,
+    typer.Option(
+        metavar=PATH,
+        help="The last run's output (CSV or Parquet): adds previous_stage; the summary counts"
+        " the leads entering and leaving each stage.",
+    ),
+]
 Quarantine = Annotated[
     str | None,
     typer.Option(metavar=PATH, help="Bad rows with reasons (default: beside the output)."),

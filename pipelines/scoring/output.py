@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.io import ParquetChunkWriter
+from pipelines.scoring.settings import PREVIOUS_STAGE
 
 
 class OutputWriter:
@@ -38,21 +39,24 @@ class OutputWriter:
             self._parquet.close()
 
 
-def empty_output() -> pd.DataFrame:
-    """The output's columns with their types and no rows."""
-    return pd.DataFrame(
-        {
-            "lead_id": pd.Series(dtype=object),
-            "probability": pd.Series(dtype=float),
-            "stage": pd.Series(dtype=object),
-            "rule_score": pd.Series(dtype=float),
-            "rule_stage": pd.Series(dtype=object),
-            "reasons": pd.Series(dtype=object),
-            "model_version": pd.Series(dtype=object),
-            "thresholds_status": pd.Series(dtype=object),
-            "scored_at": pd.Series(dtype="datetime64[ns, UTC]"),
-        }
-    )
+def empty_output(*, with_previous: bool = False) -> pd.DataFrame:
+    """The output's columns with their types and no rows (`previous_stage` with `--previous`)."""
+    text = pd.Series(dtype="str")
+    columns = {
+        "lead_id": text,
+        "probability": pd.Series(dtype=float),
+        "stage": text,
+        "rule_score": pd.Series(dtype=float),
+        "rule_stage": text,
+        "reasons": text,
+        "model_version": text,
+        "thresholds_status": text,
+        "scored_at": pd.Series(dtype="datetime64[ns, UTC]"),
+        "lead_age_days": pd.Series(dtype=float),
+    }
+    if with_previous:
+        columns[PREVIOUS_STAGE] = text
+    return pd.DataFrame(columns)
 
 
 def start_quarantine(path: Path) -> Path:

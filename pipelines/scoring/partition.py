@@ -76,6 +76,7 @@ class TableSource:
     renames: dict[str, str] = field(default_factory=dict)
     separator: str = ","
     missing_values: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None  # read only these (canonical names); None: all
 
 
 def _csv_header(path: Path, separator: str) -> list[str]:
@@ -138,12 +139,16 @@ def iter_batches(
             # pre_buffer=False: with it, pyarrow keeps every row group's read buffer (RSS grows)
             reader = pq.ParquetFile(path, pre_buffer=False)
             batch_rows = parquet_batch_rows(reader.metadata)
+            raw_names = reader.schema_arrow.names
             # use_threads=False: the workers already read in parallel, one core each
             batches = reader.iter_batches(
-                batch_size=batch_rows, row_groups=row_groups, use_threads=False
+                batch_size=batch_rows,
+                row_groups=row_groups,
+                columns=projected(source, raw_names, names),
+                use_threads=False,
             )
             for batch in batches:
-                yield batch.rename_columns(names)
+                yield renamed(batch, raw_names, names)
             return
         raw_names = _csv_header(path, source.separator)
         reader = pa_csv.open_csv(
@@ -155,10 +160,11 @@ def iter_batches(
                 null_values=[*NA_VALUES, *source.missing_values],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
+                include_columns=projected(source, raw_names, names),
             ),
         )
         for batch in reader:
-            yield batch.rename_columns(names)
+            yield renamed(batch, raw_names, names)
     except pa.ArrowInvalid as exc:
         message = str(exc).strip().splitlines()[0]
         if "UTF8" in message or "utf8" in message.lower():
@@ -166,6 +172,21 @@ def iter_batches(
         raise InputError(f"{path}: not a readable {table_format(path)} file ({message})") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc})") from exc
+
+
+def projected(source: TableSource, raw_names: list[str], names: list[str]) -> list[str] | None:
+    """The file's own names of the columns `source.columns` asks for (None: every column)."""
+    if source.columns is None:
+        return None
+    return [raw for raw, name in zip(raw_names, names, strict=True) if name in source.columns]
+
+
+def renamed(batch: pa.RecordBatch, raw_names: list[str], names: list[str]) -> pa.RecordBatch:
+    """A batch with canonical column names (every column of the file, or a projection)."""
+    if batch.num_columns == len(names):
+        return batch.rename_columns(names)
+    canonical = dict(zip(raw_names, names, strict=True))
+    return batch.rename_columns([canonical[raw] for raw in batch.schema.names])
 
 
 def parquet_batch_rows(metadata: pq.FileMetaData) -> int:

@@ -25,7 +25,9 @@ OUTPUT_COLUMNS = [
     "model_version",
     "thresholds_status",
     "scored_at",
+    "lead_age_days",
 ]
+PREVIOUS_STAGE = "previous_stage"  # the output's last column with `--previous`
 SKIPPED_CONVERTED = "converted at or before the as-of moment"
 SKIPPED_NOT_CREATED = "created after the as-of moment (not open yet)"
 TABLES = ("leads", "activities", "outcomes")

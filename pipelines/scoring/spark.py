@@ -44,7 +44,7 @@ from models.drift import observed_shares
 from models.train import ModelSpec
 from pipelines.errors import InputError, LeadscoreError
 from pipelines.io import CSV_SUFFIXES
-from pipelines.scoring.chunk import RunState, new_state, validate_chunk
+from pipelines.scoring.chunk import RunState, lead_age_days, new_state, validate_chunk
 from pipelines.scoring.job import (
     finish,
     load_model,
@@ -71,6 +71,7 @@ from pipelines.scoring.options import (
     Outcomes,
     Output,
     Params,
+    Previous,
     Quarantine,
     Reasons,
 )
@@ -105,6 +106,7 @@ KIND = "__kind__"  # what a prepared row is: one of the four kinds below
 FEATURES, BAD, STATS, ERROR = "features", "bad", "stats", "error"
 TABLE, SOURCE_ROW, REASON, RECORD = "__table__", "__source_row__", "__reason__", "__record__"
 BUCKET = "__bucket__"
+AGE = "__lead_age_days__"  # the output's lead_age_days (apart: it may also be a model feature)
 OUTCOMES_PREFIX = "__outcomes__"  # outcome columns, beside the leads' in one DataFrame
 SCORES = "__scores__"
 RESULT_TYPE = (
@@ -139,6 +141,7 @@ def prepared_schema(spec: ModelSpec) -> pa.Schema:
             pa.field(KIND, pa.string()),
             pa.field("lead_id", pa.string()),
             *features,
+            pa.field(AGE, pa.float64()),
             pa.field(TABLE, pa.string()),
             pa.field(SOURCE_ROW, pa.int64()),
             pa.field(SLOT, pa.int32()),
@@ -221,6 +224,7 @@ def _prepare_bucket(spec: BucketSpec, left: pa.Table, activities: pa.Table | Non
             state.drift_counts[name] = observed_shares(table[name], reference) * len(table)
     inputs = model_input(table, spec.model_spec)
     inputs["lead_id"] = table["lead_id"].astype(str).to_numpy()
+    inputs[AGE] = lead_age_days(chunk.open_leads, as_of=spec.as_of)
     bad_rows = chunk.quarantine.rename(
         columns={"table": TABLE, "source_row": SOURCE_ROW, "reason": REASON, "record": RECORD}
     ).assign(**{SLOT: chunk.quarantine_slots})
@@ -547,12 +551,13 @@ def write_scores(
     )
     features = sf.struct(*[sf.col(quoted(name)) for name in spec.model_spec.features])
     scores = prepared.filter(sf.col(KIND) == FEATURES).select(
-        "lead_id", predict(features).alias(SCORES)
+        "lead_id", AGE, predict(features).alias(SCORES)
     )
     constants = {
         "model_version": sf.lit(model.version),
         "thresholds_status": sf.lit(thresholds.status),
         "scored_at": sf.lit(scored_at.to_pydatetime()),
+        "lead_age_days": sf.col(AGE),
     }
     columns = [
         constants[name].alias(name)
@@ -773,9 +778,12 @@ def main_spark(
     fail_on_drift: FailOnDrift = False,
     reasons: Reasons = None,
     params: Params = DEFAULT_PARAMS,
+    previous: Previous = None,
 ) -> None:
     """Score every open lead on Spark (`leadscore score --engine spark`, and the spark-submit
     entry point); paths: any URI Spark reads."""
+    if previous is not None:
+        raise InputError("--previous is not supported with --engine spark yet")
     all_params = read_params(params)
     settings = settings_for(all_params, chunk_size=chunk_size, reasons=reasons)
     moment = parse_as_of(as_of)

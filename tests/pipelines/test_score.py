@@ -515,3 +515,145 @@ def test_only_worker_processes_tune_their_allocators():
     assert _pool_after_tuning() == before
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         assert pool.submit(_pool_after_tuning).result() == "system"
+
+
+def test_every_row_carries_the_lead_age_in_days(champion: LoadedModel, tmp_path: Path):
+    created = {"NEW": "2025-12-29T12:00:00Z", "MONTH": "2025-12-01", "YEAR": "2024-12-31"}
+    leads = pd.DataFrame({"lead_id": list(created), "created_at": list(created.values())})
+    leads.to_csv(tmp_path / "leads.csv", index=False)
+    output = tmp_path / "scores.parquet"
+    score_files(champion, leads=tmp_path / "leads.csv", output=output)
+    ages = pd.read_parquet(output).set_index("lead_id")["lead_age_days"]
+    assert ages.to_dict() == {"NEW": 1.5, "MONTH": 30.0, "YEAR": 365.0}
+    output = tmp_path / "untimed.csv"  # an export without creation times: no age
+    leads[["lead_id"]].to_csv(tmp_path / "untimed_leads.csv", index=False)
+    run_score(
+        leads=tmp_path / "untimed_leads.csv",
+        activities=None,
+        outcomes=None,
+        output=output,
+        as_of=AS_OF,
+        model=champion,
+        settings=ScoreSettings(),
+        source={"renames": {}, "timed": False},
+    )
+    assert pd.read_csv(output)["lead_age_days"].isna().all()
+
+
+def edited_previous(scores: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str | None]]:
+    """The last run's output with known changes: (edited output, expected previous_stage)."""
+    previous = scores[["lead_id", "stage", "probability"]].copy()
+    by_stage = {
+        stage: previous.loc[previous["stage"] == stage, "lead_id"] for stage in ("IQL", "SQL")
+    }
+    moved_down, moved_up, absent = (
+        by_stage["SQL"].iloc[0],
+        by_stage["IQL"].iloc[0],
+        by_stage["IQL"].iloc[1],
+    )
+    previous.loc[previous["lead_id"] == moved_down, "stage"] = "MQL"  # was MQL, now SQL
+    previous.loc[previous["lead_id"] == moved_up, "stage"] = "SQL"  # was SQL, now IQL
+    previous = previous[previous["lead_id"] != absent]  # new since the last run
+    gone = pd.DataFrame({"lead_id": ["GONE1", "GONE2"], "stage": ["SQL", "MQL"]})
+    previous = pd.concat([previous, gone], ignore_index=True)  # converted since: not scored now
+    expected = dict(zip(previous["lead_id"], previous["stage"], strict=True))
+    return previous, {moved_down: "MQL", moved_up: "SQL", absent: None} | expected
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_previous_output_gives_previous_stage_and_stage_changes(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path, fmt: str
+):
+    first = tmp_path / "first.parquet"
+    score_files(champion, leads=interim["leads"], activities=interim["activities"], output=first)
+    previous, expected = edited_previous(pd.read_parquet(first))
+    previous_path = tmp_path / f"previous.{fmt}"
+    getattr(previous, f"to_{fmt}")(previous_path, index=False)
+    output = tmp_path / "second.parquet"
+    summary = run_score(
+        leads=interim["leads"],
+        activities=interim["activities"],
+        outcomes=None,
+        output=output,
+        as_of=AS_OF,
+        model=champion,
+        settings=ScoreSettings(max_bad_row_share=1.0, chunk_size=700, workers=2),
+        source=SOURCE,
+        previous=previous_path,
+    )
+    scored = pd.read_parquet(output)
+    assert list(scored.columns) == [*OUTPUT_COLUMNS, "previous_stage"]
+    got = dict(zip(scored["lead_id"], scored["previous_stage"], strict=True))
+    for lead, stage in expected.items():
+        if lead in got:  # the same output as before, but for the edits
+            assert got[lead] == stage or (stage is None and pd.isna(got[lead]))
+    assert sum(pd.isna(v) for v in got.values()) == 1
+    now = dict(zip(scored["lead_id"], scored["stage"], strict=True))
+    before = dict(zip(previous["lead_id"], previous["stage"], strict=True))
+    for stage in ("DISQUALIFIED", "IQL", "MQL", "SQL"):
+        row = summary["by_stage"][stage]
+        entering = sum(now[k] == stage and before.get(k) != stage for k in now)
+        leaving = sum(before[k] == stage and now.get(k) != stage for k in before)
+        assert (row["entering"], row["leaving"]) == (entering, leaving), stage
+        assert row["count"] == summary["stages"][stage] == sum(s == stage for s in now.values())
+    sql = summary["by_stage"]["SQL"]
+    assert (sql["entering"], sql["leaving"]) == (1, 2)  # MQL -> SQL; SQL -> IQL, GONE1
+    assert summary["previous"] | {"path": None} == {
+        "path": None,
+        "rows": len(previous),
+        "scored_again": len(scored) - 1,
+        "new": 1,
+        "no_longer_scored": 2,
+    }
+
+
+def test_summary_states_what_the_thresholds_promise_per_stage(
+    champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+):
+    summary = score_files(champion, leads=interim["leads"], output=tmp_path / "scores.csv")
+    proposal = champion.scorer.bundle["thresholds"]
+    sql = summary["by_stage"]["SQL"]
+    assert sql["promised_precision"] == proposal["sql"]["precision"]
+    unit = "entering_per_week" if "entering_per_week" in proposal["sql"] else "volume_per_week"
+    assert sql["promised_entering_per_week"] == proposal["sql"][unit]
+    assert sql["promised_entering_per_week_from"] == f"thresholds.sql.{unit}"
+    mql = next(row for row in proposal["expected"] if row["stage"] == "MQL")
+    assert summary["by_stage"]["MQL"]["promised_precision"] == mql["precision"]
+    assert "entering" not in sql and "previous" not in summary  # without --previous
+
+
+def test_a_malformed_previous_output_stops_with_one_line_and_no_output(
+    project: Path, tmp_path: Path
+):
+    leads = str(project / "data/interim/leads.parquet")
+    output = tmp_path / "out" / "scores.parquet"
+    ids = pd.read_parquet(leads)["lead_id"].head(3)
+    malformed = {
+        "no_stage.csv": (pd.DataFrame({"lead_id": ids}), "required column 'stage' is missing"),
+        "hot.parquet": (pd.DataFrame({"lead_id": ids, "stage": "HOT"}), "unknown stage 'HOT'"),
+        "twice.csv": (
+            pd.DataFrame({"lead_id": [ids[0], ids[0]], "stage": "SQL"}),
+            f"lead '{ids[0]}' is there twice",
+        ),
+    }
+    for name, (frame, reason) in malformed.items():
+        path = tmp_path / name
+        frame.to_csv(path, index=False) if name.endswith(".csv") else frame.to_parquet(path)
+        code, err = cli(project, "--leads", leads, "--output", str(output), "--previous", str(path))
+        assert code == 2 and reason in err and f"--previous {path}" in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert not output.parent.exists() or list(output.parent.iterdir()) == []
+    code, err = cli(
+        project,
+        "--leads",
+        leads,
+        "--output",
+        str(output),
+        "--engine",
+        "spark",
+        "--previous",
+        str(path),
+    )
+    assert code == 2 and err.strip() == (
+        "leadscore: error: --previous is not supported with --engine spark yet"
+    )
