@@ -17,10 +17,18 @@ import numpy as np
 import pandas as pd
 
 from features.split import cohort_weeks
-from models.evaluation import calibration_points, fraction_label, gains_points, lift_and_gains
-from models.stages import DISQUALIFIED, SQL, STAGE_ORDER
+from models.evaluation import (
+    age_band_frame,
+    calibration_points,
+    fraction_label,
+    gains_points,
+    lift_and_gains,
+    metrics_by_age_band,
+)
+from models.stages import DISQUALIFIED, MQL, SQL, STAGE_ORDER
 from models.thresholds import (
     MQL_OR_HIGHER,
+    CohortTiming,
     capacity_table,
     funnel,
     stage_curve,
@@ -34,6 +42,8 @@ from pipelines.tracking import MODEL_NAME
 COHORT_ORDER = {"train": 0, "calibration": 1, "test": 2}
 IN_PLAY_STEP = "In play (not disqualified)"
 ENOUGH_PERIOD_CONVERSIONS = 100
+AGE_COLUMN = "lead_age_days"
+STAGE_UNIT_KEYS = ("in_stage_per_scoring_day", "entering_per_week")
 MAX_QUARANTINED_SHARE = 0.01
 
 
@@ -83,6 +93,10 @@ class ReportContext:
     sufficiency: list[DataCheck]
     hand_raisers_per_week: float = math.nan
     approval: Mapping[str, Any] | None = None
+    scoring_moments: int = 0  # distinct as-of moments (scoring days) in the test cohort
+    snapshots: bool = False  # rows are the open base at scoring days (else one row per lead)
+    by_age: pd.DataFrame | None = None  # per lead-age band; None when ages are unknown
+    in_stage_per_scoring_day: Mapping[str, float] | None = None  # test cohort, per stage
 
 
 # -- from the scored cohort to the context -------------------------------------------------
@@ -148,6 +162,84 @@ def sufficiency_checks(
     return checks
 
 
+def age_table(evidence: pd.DataFrame, by_age_band: Mapping[str, Any]) -> pd.DataFrame | None:
+    """Per lead-age band of the test cohort: leads, share, mean predicted, observed rate, and
+    the mean synthetic truth from metrics.json when the evaluate stage had one."""
+    if AGE_COLUMN not in evidence.columns or evidence[AGE_COLUMN].isna().all():
+        return None
+    known = evidence[evidence[AGE_COLUMN].notna()]
+    table = age_band_frame(
+        metrics_by_age_band(
+            y_true=known["label"].to_numpy(),
+            y_prob=known["probability"].to_numpy(),
+            age_days=known[AGE_COLUMN].to_numpy(),
+        )
+    )
+    truth = {band: (values or {}).get("mean_true") for band, values in by_age_band.items()}
+    table["mean_true"] = table["band"].map(truth).astype(float)
+    return table
+
+
+def stage_counts_per_moment(evidence: pd.DataFrame) -> dict[str, float]:
+    """Test leads in each stage (and MQL or higher) on an average scoring day (as-of moment)."""
+    moments = max(int(evidence["as_of"].nunique()), 1)
+    counts = evidence["stage"].astype(str).value_counts()
+    per_day = {stage: float(counts.get(stage, 0)) / moments for stage in STAGE_ORDER}
+    per_day[MQL_OR_HIGHER] = per_day[MQL] + per_day[SQL]
+    return per_day
+
+
+def is_snapshot_population(evidence: pd.DataFrame, thresholds: Mapping[str, Any]) -> bool:
+    """Whether the cohort is the open base at a few scoring days (several leads per as-of
+    moment), as the thresholds say when they count snapshot moments, rather than one row per
+    lead at its own moment."""
+    if thresholds.get("snapshot_every_days") is not None:
+        return True
+    return 2 * int(evidence["as_of"].nunique()) <= len(evidence)
+
+
+def _in_stage_per_scoring_day(
+    effect: pd.DataFrame, evidence: pd.DataFrame, timing: CohortTiming | None
+) -> dict[str, float]:
+    """Test leads per stage on a scoring day: from the stage effect when it knows the cohort's
+    timing (sampling scaled back), else counted per distinct as-of moment."""
+    if timing is not None and "in_stage_per_scoring_day" in effect.columns:
+        return effect.set_index("stage")["in_stage_per_scoring_day"].astype(float).to_dict()
+    return stage_counts_per_moment(evidence)
+
+
+def gains_frame(y: np.ndarray, evidence: pd.DataFrame) -> pd.DataFrame:
+    """Cumulative gains of the model and the points on the same leads (one tidy frame)."""
+    return pd.concat(
+        [
+            gains_points(y, evidence["probability"], model="model"),
+            gains_points(y, evidence["rule_score"], model="points"),
+        ],
+        ignore_index=True,
+    )
+
+
+def population_fields(
+    evidence: pd.DataFrame,
+    *,
+    thresholds: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    effect: pd.DataFrame,
+    timing: CohortTiming | None,
+) -> dict[str, Any]:
+    """Who the test cohort is: scoring days, snapshots or not, age mix, stages per day."""
+    snapshots = bool(timing and timing.snapshots) or is_snapshot_population(evidence, thresholds)
+    return {
+        "scoring_moments": int(evidence["as_of"].nunique()),
+        "snapshots": snapshots,
+        "by_age": age_table(evidence, metrics.get("by_age_band") or {}),
+        # a count per scoring day means something only when the rows are scoring days
+        "in_stage_per_scoring_day": _in_stage_per_scoring_day(effect, evidence, timing)
+        if snapshots
+        else None,
+    }
+
+
 def build_context(
     *,
     evidence: pd.DataFrame,
@@ -163,13 +255,19 @@ def build_context(
     lift_fractions: Sequence[float],
     min_positives: int,
     approval: dict[str, Any] | None,
+    timing: CohortTiming | None = None,
 ) -> ReportContext:
-    """Every table and number of the page, from the scored test cohort."""
+    """Every table and number of the page, from the scored test cohort.
+
+    `timing`: the test cohort's scoring days and each row's previous snapshot (built from
+    the lead ids, which the evidence never holds); without it, one row per lead.
+    """
     confidence = float(report.confidence)
     y = evidence["label"].to_numpy()
-    weeks = cohort_weeks(evidence["as_of"], fallback_weeks=13.0)
+    weeks = timing.weeks if timing else cohort_weeks(evidence["as_of"], fallback_weeks=13.0)
     effect_kwargs = {
         "weeks": weeks,
+        "timing": timing,
         "n_boot": report.bootstrap_samples,
         "seed": report.seed,
         "confidence": confidence,
@@ -184,16 +282,10 @@ def build_context(
         evidence["probability"].to_numpy(),
         forced=evidence["forced"].to_numpy(),
         excluded=evidence["excluded"].to_numpy(),
+        timing=timing,
     )
     points_sql = points_effect.set_index("stage").loc[SQL]
     fractions = [float(f) for f in lift_fractions]
-    gains = pd.concat(
-        [
-            gains_points(y, evidence["probability"], model="model"),
-            gains_points(y, evidence["rule_score"], model="points"),
-        ],
-        ignore_index=True,
-    )
     return ReportContext(
         model_name=MODEL_NAME,
         model_version=str(version),
@@ -208,10 +300,11 @@ def build_context(
         points_effect=points_effect,
         expected_effect=expected,
         movement=stage_movement(evidence["rule_stage"].to_numpy(), evidence["stage"].to_numpy()),
-        what_if=what_if_table(curve, weeks=weeks),
+        what_if=what_if_table(curve, weeks=weeks, timing=timing),
         capacity=capacity_table(
             curve,
             weeks=weeks,
+            timing=timing,
             leads_per_week=list(report.capacities_per_week),
         ),
         points_sql={
@@ -220,7 +313,7 @@ def build_context(
         },
         calibration=calibration_points(y, evidence["probability"]),
         calibration_metrics=metrics.get("model") or {},
-        gains=gains,
+        gains=gains_frame(y, evidence),
         lift=lift_rows(
             y, evidence["probability"].to_numpy(), evidence["rule_score"].to_numpy(), fractions
         ),
@@ -237,6 +330,9 @@ def build_context(
         ),
         approval=approval,
         hand_raisers_per_week=float((evidence["forced"] & ~evidence["excluded"]).sum() / weeks),
+        **population_fields(
+            evidence, thresholds=thresholds, metrics=metrics, effect=model_effect, timing=timing
+        ),
     )
 
 
@@ -345,6 +441,51 @@ def _approval(approval: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _optional_number(value: Any) -> float | None:
+    """A finite number, or None (the template shows a dash)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _stage_units(context: ReportContext) -> list[dict[str, Any]]:
+    """SQL and MQL in both units: in the stage on a scoring day and entering per week, as
+    the thresholds promise them (calibration cohort), beside the test cohort's daily count."""
+    test = context.in_stage_per_scoring_day or {}
+    rows = []
+    for name, stage in (("SQL", SQL), ("MQL", MQL_OR_HIGHER)):
+        promised = context.thresholds.get(name.lower()) or {}
+        row = {key: _optional_number(promised.get(key)) for key in STAGE_UNIT_KEYS}
+        row |= {
+            "stage": name,
+            "test_in_stage_per_scoring_day": _optional_number(test.get(stage)),
+        }
+        rows.append(row)
+    return rows
+
+
+def _age_rows(context: ReportContext) -> list[dict[str, Any]]:
+    """The lead-age bands of the test cohort as rows (empty bands left out)."""
+    if context.by_age is None:
+        return []
+    rows = context.by_age[context.by_age["count"] > 0]
+    return [
+        {
+            "band": row["band"],
+            "leads": int(row["count"]),
+            "share": float(row["share"]),
+            "mean_predicted": _optional_number(row["mean_predicted"]),
+            "mean_observed": _optional_number(row["mean_observed"]),
+            "mean_true": _optional_number(row["mean_true"]),
+        }
+        for row in rows.to_dict(orient="records")
+    ]
+
+
 def page_values(context: ReportContext) -> dict[str, Any]:
     """The template's variables: plain numbers, strings and rows (no markup, no plots)."""
     features_summary = context.features_summary or {}
@@ -396,6 +537,11 @@ def page_values(context: ReportContext) -> dict[str, Any]:
                 strict=True,
             )
         ],
+        "scoring_moments": context.scoring_moments,
+        "snapshots": context.snapshots,
+        "by_age": _age_rows(context),
+        "age_has_truth": any(row["mean_true"] is not None for row in _age_rows(context)),
+        "stage_units": _stage_units(context),
         "checks": context.sufficiency,
         "extract": _extract_rows(context.extract_summary),
         "cohorts": _cohort_rows(cohorts),

@@ -215,3 +215,25 @@ def plot_funnel(model: pd.DataFrame, points: pd.DataFrame) -> str:
     ax.grid(False, axis="y")
     ax.legend(frameon=False, loc="lower right")
     return svg(fig, label="Funnel: leads per step, model against points system")
+
+
+def plot_calibration_by_age(by_age: pd.DataFrame) -> str:
+    """Per lead-age band: mean predicted chance beside the observed rate (and the truth)."""
+    rows = by_age[by_age["count"] > 0].reset_index(drop=True)
+    series = [
+        ("mean_predicted", "Predicted", MODEL_COLOUR),
+        ("mean_observed", "Converted", "#10b981"),
+    ]
+    if rows["mean_true"].notna().any():
+        series.append(("mean_true", "True chance (synthetic)", MUTED))
+    fig, ax = _figure(10.6, 3.3)
+    width = 0.8 / len(series)
+    for offset, (column, label, colour) in enumerate(series):
+        x = [i + (offset - (len(series) - 1) / 2) * width for i in range(len(rows))]
+        ax.bar(x, rows[column].fillna(0), width=width, color=colour, label=label, alpha=0.9)
+    ax.set_xticks(range(len(rows)), [f"{band} days" for band in rows["band"]])
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ax.set_ylabel("Chance to convert")
+    ax.grid(False, axis="x")
+    ax.legend(frameon=False, loc="upper right")
+    return svg(fig, label="Calibration by lead age: predicted against converted per age band")

@@ -18,6 +18,7 @@ from models.stages import SQL
 from pipelines.report.context import ReportContext, page_values
 from pipelines.report.plots import (
     plot_calibration,
+    plot_calibration_by_age,
     plot_drivers,
     plot_funnel,
     plot_gains,
@@ -59,7 +60,7 @@ def environment() -> Environment:
 
 
 def report_plots(context: ReportContext) -> dict[str, Markup]:
-    """The page's six plots as inline SVG markup, by name."""
+    """The page's plots as inline SVG markup, by name (calibration by age only with ages)."""
     sql_row = context.model_effect.set_index("stage").loc[SQL]
     plots = {
         "stage_rates": plot_stage_rates(context.model_effect, context.points_effect),
@@ -76,6 +77,8 @@ def report_plots(context: ReportContext) -> dict[str, Markup]:
         "funnel": plot_funnel(context.funnel_model, context.funnel_points),
         "drivers": plot_drivers(context.drivers),
     }
+    if context.by_age is not None and (context.by_age["count"] > 0).any():
+        plots["calibration_by_age"] = plot_calibration_by_age(context.by_age)
     # Our own matplotlib output (labels escaped in plots.svg), not data: trusted as markup.
     return {name: Markup(svg) for name, svg in plots.items()}
 

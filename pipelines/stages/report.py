@@ -24,8 +24,8 @@ from features.naming import describe_feature
 from features.split import TEST, cohort_rows
 from models.artifact import ScoringBundle
 from models.attribution import contributions
-from models.rules import HAND_RAISER_COLUMN
-from models.stages import DISQUALIFIED, SQL, disqualified_mask
+from models.stages import DISQUALIFIED, SQL, disqualified_mask, hand_raiser_mask
+from models.thresholds import cohort_timing
 from models.train import prepare_matrix
 from pipelines.artifacts import (
     FEATURES_DIR,
@@ -57,7 +57,9 @@ EVIDENCE_COLUMNS = [
     "rule_stage",
     "forced",
     "excluded",
+    "lead_age_days",
 ]
+AGE_COLUMN = "lead_age_days"
 
 
 def load_registered_scorer(version: str) -> ScoringBundle:
@@ -75,8 +77,9 @@ def stage_evidence(scorer: ScoringBundle, rows: pd.DataFrame) -> pd.DataFrame:
     """Per test lead (no id): as_of, label, probability, both stages, points, the overrides."""
     scored = scorer.score(rows, override={"top_reasons": 1})
     forced = np.zeros(len(rows), dtype=bool)
-    if bool(scorer.stage_policy.get("hand_raiser_to_sql", True)) and HAND_RAISER_COLUMN in rows:
-        forced = rows[HAND_RAISER_COLUMN].fillna(0).to_numpy(dtype=float) >= 1
+    if bool(scorer.stage_policy.get("hand_raiser_to_sql", True)):
+        window = scorer.stage_policy.get("hand_raiser_window_days")  # None: forever (older)
+        forced = hand_raiser_mask(rows, window_days=window)
     return pd.DataFrame(
         {
             "as_of": rows["as_of"].to_numpy(),
@@ -89,6 +92,12 @@ def stage_evidence(scorer: ScoringBundle, rows: pd.DataFrame) -> pd.DataFrame:
             "excluded": disqualified_mask(rows, scorer.stage_policy.get("disqualify_when", {})),
         }
     )
+
+
+def with_lead_age(evidence: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The evidence with each row's lead age at its as-of moment (NaN without timestamps)."""
+    age = rows[AGE_COLUMN].to_numpy(dtype=float) if AGE_COLUMN in rows else np.nan
+    return evidence.assign(**{AGE_COLUMN: age})
 
 
 def top_drivers(scorer: ScoringBundle, rows: pd.DataFrame, *, top: int) -> pd.DataFrame:
@@ -172,11 +181,20 @@ def main(
     scorer = load_registered_scorer(version)
     table, _ = load_training_table(features_dir)
     test_rows = cohort_rows(table, TEST)
-    evidence = stage_evidence(scorer, test_rows)
+    evidence = with_lead_age(stage_evidence(scorer, test_rows), test_rows)
+    thresholds = scorer.bundle["thresholds"]
+    every_days = thresholds.get("snapshot_every_days")
+    timing = cohort_timing(
+        test_rows,
+        snapshots=every_days is not None,
+        every_days=float(every_days or 1.0),
+        fallback_weeks=13.0,
+        sample_rate=float(thresholds.get("sample_rate") or 1.0),
+    )
     client = MlflowClient()
     context = build_context(
         evidence=evidence,
-        thresholds=scorer.bundle["thresholds"],
+        thresholds=thresholds,
         drivers=top_drivers(scorer, test_rows, top=config.report.top_drivers),
         points_thresholds={
             "mql_points": float(scorer.rules.mql_points),
@@ -191,6 +209,7 @@ def main(
         lift_fractions=config.evaluate.lift_fractions,
         min_positives=config.train.min_positives,
         approval=load_approval(client=client, model_name=MODEL_NAME, version=version),
+        timing=timing,
     )
     html = render_report(context)
     report_path = reports_dir / REPORT_FILE

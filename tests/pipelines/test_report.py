@@ -18,7 +18,7 @@ import pytest
 from nbclient import NotebookClient
 
 from models.stages import assign_stages
-from models.thresholds import choose_thresholds
+from models.thresholds import CohortTiming, choose_thresholds, snapshot_timing
 from pipelines.config import ReportParams
 from pipelines.report.context import base_rate_drift, build_context
 from pipelines.report.render import render_report
@@ -78,7 +78,12 @@ def synthetic_evidence(seed: int = 0, n: int = 3000) -> tuple[pd.DataFrame, dict
     return evidence, thresholds
 
 
-def render(evidence: pd.DataFrame, thresholds: dict) -> tuple[str, object]:
+def render(
+    evidence: pd.DataFrame,
+    thresholds: dict,
+    metrics: dict | None = None,
+    timing: CohortTiming | None = None,
+) -> tuple[str, object]:
     context = build_context(
         evidence=evidence,
         thresholds=thresholds,
@@ -92,13 +97,14 @@ def render(evidence: pd.DataFrame, thresholds: dict) -> tuple[str, object]:
         points_thresholds={"mql_points": 50.0, "sql_points": 100.0},
         version="7",
         alias="challenger",
-        metrics={"model": {"ece": 0.01, "brier": 0.07}},
+        metrics=metrics or {"model": {"ece": 0.01, "brier": 0.07}},
         extract_summary={"leads": {"read": 100, "kept": 99, "quarantined": 1}},
         features_summary={"cohorts": {"test": {"rows": 3000, "positives": 300}}},
         report=ReportParams(bootstrap_samples=200),
         lift_fractions=(0.05, 0.1, 0.2),
         min_positives=40,
         approval=None,
+        timing=timing,
     )
     return render_report(context), context
 
@@ -250,3 +256,87 @@ def test_values_from_the_data_are_escaped():
     html = render_report(context)
     assert "<script" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4
+
+
+def open_base_evidence(seed: int = 4) -> tuple[pd.DataFrame, dict, dict]:
+    """Evidence of the open base on 6 scoring days (leads of every age), thresholds that state
+    both stage units, and metrics.json holding the synthetic truth per age band."""
+    evidence, thresholds = synthetic_evidence(seed=seed)
+    rng = np.random.default_rng(seed)
+    # 500 open leads seen on each of 6 scoring days, 14 days apart
+    days = pd.Timestamp("2025-08-01", tz="UTC") + pd.to_timedelta(
+        14 * (np.arange(len(evidence)) // 500), unit="D"
+    )
+    # 40% young (0-14), 35% 30-60, 25% older than 240 days
+    age = rng.choice([5.0, 40.0, 300.0], size=len(evidence), p=[0.4, 0.35, 0.25])
+    evidence = evidence.assign(as_of=days, lead_age_days=age)
+    thresholds["sql"] |= {"in_stage_per_scoring_day": 1234.5, "entering_per_week": 87.25}
+    thresholds["mql"] |= {"in_stage_per_scoring_day": 4321.0, "entering_per_week": 456.0}
+    thresholds |= {"snapshot_every_days": 14, "snapshot_moments": 6}
+    metrics = {
+        "model": {"ece": 0.01, "brier": 0.07},
+        "by_age_band": {
+            "0-14": {"count": 1, "mean_true": 0.1234},
+            "30-60": {"count": 1, "mean_true": 0.0567},
+            "240+": {"count": 1, "mean_true": None},
+        },
+    }
+    return evidence, thresholds, metrics
+
+
+def table_text(html: str, table_id: str) -> list[str]:
+    """The rows of one table as text, cells separated by ' | '."""
+    body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, flags=re.S)
+    assert body, f"table {table_id} missing"
+    rows = re.findall(r"<tr>(.*?)</tr>", body.group(1), flags=re.S)
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, flags=re.S) for row in rows]
+    return [" | ".join(re.sub(r"<[^>]+>", "", c).strip() for c in row) for row in cells]
+
+
+def test_report_states_the_population_its_age_mix_and_calibration_by_age():
+    evidence, thresholds, metrics = open_base_evidence()
+    html, context = render(evidence, thresholds, metrics)
+    assert "The open lead base on a scoring day: leads of every age" in html
+    assert "holds 6 scoring\ndays" in html
+    by_age = context.by_age.set_index("band")
+    young, middle, old = (by_age.loc[band] for band in ("0-14", "30-60", "240+"))
+    assert young["count"] + middle["count"] + old["count"] == len(evidence)
+    assert young["share"] == pytest.approx((evidence["lead_age_days"] < 14).mean())
+    mix = table_text(html, "age-mix")
+    assert mix[1:] == [
+        f"0-14 days | {young['share']:.1%} |  | {int(young['count']):,}",
+        f"30-60 days | {middle['share']:.1%} |  | {int(middle['count']):,}",
+        f"240+ days | {old['share']:.1%} |  | {int(old['count']):,}",
+    ]  # empty bands are left out
+    calibration = table_text(html, "calibration-by-age-table")
+    young_rows = evidence[evidence["lead_age_days"] < 14]
+    assert calibration[0].endswith("True chance")
+    assert calibration[1] == (
+        f"0-14 | {len(young_rows):,} | {young_rows['probability'].mean():.1%}"
+        f" | {young_rows['label'].mean():.1%} | 12.3%"
+    )
+    assert calibration[2].endswith("| 5.7%") and calibration[3].endswith("| —")
+    assert 'aria-label="Calibration by lead age' in html
+    assert html.count("<svg") == len(PLOT_LABELS) + 1
+
+
+def test_report_shows_stages_in_both_units():
+    evidence, thresholds, metrics = open_base_evidence()
+    lead_id = np.arange(len(evidence)) % 500
+    timing = snapshot_timing(lead_id, evidence["as_of"], every_days=14)
+    html, context = render(evidence, thresholds, metrics, timing)
+    in_sql = (evidence["stage"] == "SQL").sum() / 6
+    units = table_text(html, "stage-units")
+    assert units[1] == f"SQL | 1,234 | 87 | {in_sql:,.0f}"
+    assert units[2].startswith("MQL | 4,321 | 456 | ")
+    assert context.in_stage_per_scoring_day["SQL"] == pytest.approx(in_sql)
+    assert "New SQLs per week" in html and "new ones enter SQL each week" in html
+    # thresholds written before the units existed: a dash, and the weekly KPI as before
+    evidence, thresholds = synthetic_evidence()
+    for stage in ("sql", "mql"):
+        for key in ("in_stage_per_scoring_day", "entering_per_week"):
+            thresholds[stage].pop(key, None)
+    plain, _ = render(evidence, thresholds)
+    assert table_text(plain, "stage-units")[1:] == ["SQL | — | — | —", "MQL | — | — | —"]
+    assert "New SQLs per week" not in plain and "SQLs per week" in plain
+    assert "Each lead of the test period once" in plain and 'id="age-mix"' not in plain
