@@ -53,7 +53,7 @@ class GenerateParams:
     """The synthetic export (source.kind: synthetic)."""
 
     n_leads: int = 40_000
-    start: str = "2025-01-01"
+    start: str = "2024-01-02"
     days: int = 730
     seed: int = 42
     truth_path: str = TRUTH_DEFAULT

@@ -26,7 +26,7 @@ from pipelines.synthetic.truth import SyntheticTruth, load_truth, truth_probabil
 
 COMPETITORS = ["rivalcrm.com", "pipelinepro.io", "leadforge.com"]
 PERSONAL = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com"]
-START = "2025-01-01"
+START = "2024-01-02"
 ORIGIN = pd.Timestamp(START, tz="UTC")
 DAYS = 730
 OBSERVATION_DAYS = 14
