@@ -173,7 +173,7 @@ def score_parts(parts: dict[str, list[Path]], job: BucketJob | Path) -> BucketRe
     )
     if job.previous is not None:
         scored = with_previous_stage(scored, previous)
-        add_stage_changes(state, stage_changes(scored, previous))
+        state.merge(RunState(**stage_changes(scored, previous)))
     return scored, bad, state
 
 
@@ -183,19 +183,8 @@ def previous_only(previous: pd.DataFrame) -> BucketResult:
 
     state = new_state()
     scored = empty_output(with_previous=True)
-    add_stage_changes(state, stage_changes(scored, previous))
+    state.merge(RunState(**stage_changes(scored, previous)))
     return scored, pd.DataFrame(columns=QUARANTINE_COLUMNS), state
-
-
-def add_stage_changes(state: RunState, changes: dict[str, dict[str, int]]) -> None:
-    """Add one bucket's stage changes (`previous.stage_changes`) to the counters."""
-    for target, counts in (
-        (state.entering, changes["entering"]),
-        (state.leaving, changes["leaving"]),
-        (state.previous, changes["previous"]),
-    ):
-        for key, value in counts.items():
-            target[key] = target.get(key, 0) + value
 
 
 def no_leads(*, timed: bool) -> pd.DataFrame:
