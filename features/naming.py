@@ -29,6 +29,8 @@ FIXED_WORDS = {
     "days_since_last_activity": "Days since last activity",
     "is_hand_raiser": "Asked for a demo, trial or sales contact",
     "days_since_first_hand_raise": "Days since first hand-raise",
+    "days_since_last_hand_raise": "Days since last hand-raise",
+    "lead_age_days": "Age of the lead (days since created)",
     "has_unsubscribed": "Unsubscribed from e-mails",
     "has_email": "Gave an e-mail address",
     "is_personal_email": "Personal e-mail address",
