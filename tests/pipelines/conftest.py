@@ -24,6 +24,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     directory = tmp_path_factory.mktemp("score_project")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["generate"]["n_leads"] = 6000
+    params["label"]["max_training_rows"] = 15_000  # ~10 snapshots per lead: a sample is enough
     params["evaluate"]["bootstrap_samples"] = 50
     params["promotion"] = {
         "min_lift_over_points_roc_auc": -1.0,

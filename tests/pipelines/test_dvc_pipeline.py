@@ -63,7 +63,7 @@ def set_params(project: Path, **changes: object) -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("leadscore"))
-    set_params(project, **{"generate.n_leads": 8000})
+    set_params(project, **{"generate.n_leads": 8000, "label.max_training_rows": 15_000})
     run([str(BIN / "dvc"), "repro"], project)
     return project
 
