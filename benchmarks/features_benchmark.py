@@ -6,7 +6,8 @@ Each measurement runs in its own subprocess so its peak RSS is its own. The synt
 is generated once per size and cached under --cache (default /tmp/leadscore_bench).
 The comparison engines compute the core of the work (counts per activity type over the
 windows, decayed counts, recency) from the same Parquet files, so the figures are like for
-like for the aggregation; pandas runs the complete feature builder.
+like for the aggregation; pandas runs the complete feature builder, one row per lead as of
+created_at + observation_days (the snapshot training table has its own benchmark).
 """
 
 from __future__ import annotations
@@ -40,28 +41,28 @@ def ensure_export(n_leads: int, cache: Path) -> Path:
 
 
 def run_pandas(directory: Path) -> dict:
-    """The real features stage work: read Parquet, label, build the feature table."""
+    """The feature function at one as-of moment per lead (created_at + observation_days).
+
+    The per-event work that the snapshot training table (benchmarks/
+    training_table_benchmark.py) and batch scoring repeat; like for like with the engines.
+    """
     import pandas as pd
 
+    from features.build import build_feature_table
     from pipelines.config import load_config
-    from pipelines.stages.featurize import build_training_table, feature_config
+    from pipelines.stages.featurize import feature_config
 
     params = load_config(ROOT / "params.yaml")
     start = time.perf_counter()  # after the imports: the stage's own work
     leads = pd.read_parquet(directory / "leads.parquet")
     leads["created_at"] = leads["created_at"].astype("datetime64[ns, UTC]")
     activities = pd.read_parquet(directory / "activities.parquet")
-    outcomes = pd.read_parquet(directory / "outcomes.parquet")
-    outcomes["converted_at"] = outcomes["converted_at"].astype("datetime64[ns, UTC]")
     read = time.perf_counter() - start
-    table, _ = build_training_table(
+    table = build_feature_table(
         leads=leads,
         activities=activities,
-        outcomes=outcomes,
-        config=feature_config(params.features, behavioural=True),
-        label=params.label,
-        split=params.split,
-        labelled_source=False,
+        as_of=leads["created_at"] + pd.Timedelta(days=params.label.observation_days),
+        config=feature_config(params.features, behavioural=True, lead_age=True),
     )
     return {
         "read_s": read,
