@@ -103,6 +103,8 @@ def build_bundle(
         "rules": rules.to_params(),
         "stage_policy": {
             "hand_raiser_to_sql": hand_raiser_to_sql,
+            # the window the thresholds were chosen with (none in older ones: forever)
+            "hand_raiser_window_days": thresholds.get("hand_raiser_window_days"),
             "disqualify_when": dict(rules.disqualify_when or {}),
         },
         "references": references,
@@ -369,9 +371,15 @@ def log_and_register(
     return str(info.registered_model_version)
 
 
-def fitted_points_baseline(table: pd.DataFrame, rules: RulesParams) -> PointsBaseline:
-    """The points baseline of params, its points-to-probability map fitted on calibration."""
-    baseline = PointsBaseline(**rules.baseline_kwargs())
+def fitted_points_baseline(
+    table: pd.DataFrame, rules: RulesParams, *, hand_raiser_window_days: float | None = None
+) -> PointsBaseline:
+    """The points baseline of params, its points-to-probability map fitted on calibration.
+
+    `hand_raiser_window_days`: the hand-raiser window when the rules set none of their own.
+    """
+    window = hand_raiser_window_days
+    baseline = PointsBaseline(**rules.baseline_kwargs(hand_raiser_window_days=window))
     calibration_rows = cohort_rows(table, CALIBRATION)
     return baseline.fit(calibration_rows, calibration_rows["label"])
 
@@ -503,7 +511,9 @@ def main(
     """Compare model and points on the test cohort, log the model, apply the promotion gate."""
     settings = load_config(params)
     table, config = load_training_table(features_dir)
-    rules = fitted_points_baseline(table, settings.rules)
+    rules = fitted_points_baseline(
+        table, settings.rules, hand_raiser_window_days=settings.thresholds.hand_raiser_window_days
+    )
     booster, bundle = build_bundle(
         table=table,
         config=config,
