@@ -112,7 +112,9 @@ def train(directory: Path) -> dict:
     table = pd.read_parquet(directory / "training_table.parquet")
     config = FeatureConfig.from_dict(json.loads((directory / "feature_config.json").read_text()))
     start = time.perf_counter()
-    _, _, metrics = train_model(table=table, config=config, options=params.train)
+    _, _, metrics = train_model(
+        table=table, config=config, options=params.train, purge_days=params.label.horizon_days
+    )
     return {
         "wall_s": time.perf_counter() - start,
         "train_rows": metrics["train_rows"],

@@ -21,7 +21,7 @@ from models.thresholds import (
     threshold_for_recall,
     threshold_for_volume,
 )
-from models.train import predict_raw, prepare_matrix, train_model
+from models.train import early_stopping_split, predict_raw, prepare_matrix, train_model
 from pipelines.config import load_params, parse_params
 from pipelines.stages.calibrate import calibrate_and_choose
 from pipelines.stages.featurize import build_training_table, feature_config
@@ -49,7 +49,9 @@ def world() -> dict:
         split=typed.split,
         labelled_source=False,
     )
-    booster, spec, _ = train_model(table=table, config=config, options=typed.train)
+    booster, spec, _ = train_model(
+        table=table, config=config, options=typed.train, purge_days=typed.label.horizon_days
+    )
     calibrator, info, thresholds = calibrate_and_choose(
         table=table,
         booster=booster,
@@ -83,12 +85,30 @@ def world() -> dict:
 
 def test_training_is_deterministic(world):
     again, _, _ = train_model(
-        table=world["table"], config=world["config"], options=world["typed"].train
+        table=world["table"],
+        config=world["config"],
+        options=world["typed"].train,
+        purge_days=world["typed"].label.horizon_days,
     )
     assert again.model_to_string() == world["booster"].model_to_string()
     test = cohort_rows(world["table"], TEST)
     X = prepare_matrix(test, world["spec"])
     np.testing.assert_array_equal(predict_raw(again, X), predict_raw(world["booster"], X))
+
+
+def test_early_stopping_holds_out_the_newest_snapshots_after_one_horizon():
+    moments = pd.Series(pd.date_range("2025-01-01", periods=30, freq="14D", tz="UTC"))
+    as_of = moments.repeat(100).reset_index(drop=True)  # 100 open leads per snapshot
+    labels = pd.Series(np.arange(len(as_of)) % 7 == 0).astype(int)
+    fit, stop = early_stopping_split(labels, fraction=0.15, as_of=as_of, purge_days=90)
+    # whole snapshots: the newest ones decide when to stop
+    assert as_of[stop].min() > as_of[fit].max()
+    assert set(as_of[stop]) == set(moments.tail(4)) or set(as_of[stop]) == set(moments.tail(5))
+    # no fit row's label window (T, T + 90 days] reaches into the early-stopping period
+    assert (as_of[fit] + pd.Timedelta(days=90)).max() <= as_of[stop].min()
+    assert (as_of[fit] + pd.Timedelta(days=104)).max() > as_of[stop].min()  # no wider
+    unpurged, _ = early_stopping_split(labels, fraction=0.15, as_of=as_of)
+    assert len(unpurged) == len(fit) + 6 * 100
 
 
 def test_calibrated_probabilities_match_the_true_probabilities(world):
