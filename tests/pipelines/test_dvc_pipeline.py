@@ -63,14 +63,16 @@ def set_params(project: Path, **changes: object) -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("leadscore"))
-    set_params(project, **{"generate.n_leads": 8000, "label.max_training_rows": 15_000})
+    set_params(project, **{"generate.n_leads": 8000})
     run([str(BIN / "dvc"), "repro"], project)
     return project
 
 
 def test_repro_writes_metrics_and_registers_the_model(project: Path):
     metrics = json.loads((project / "data/reports/metrics.json").read_text())
-    assert metrics["model"]["roc_auc"] > 0.75
+    # snapshots of the open base at 8000 leads (~80k rows, ~350 test conversions); the
+    # synthetic truth itself reaches ~0.86 (measured at 40k leads), a model at chance 0.5
+    assert metrics["model"]["roc_auc"] > 0.65
     assert metrics["points"]["roc_auc"] > 0.6  # the points baseline is scored on the same leads
     assert metrics["model"]["n"] == metrics["points"]["n"]
     for name in ("roc", "precision_recall", "calibration", "gains"):
