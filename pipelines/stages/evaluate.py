@@ -286,13 +286,20 @@ def champion_roc_auc(
 
 
 def rolling_backtest(
-    *, table: pd.DataFrame, config: FeatureConfig, options: TrainOptions, blocks: int
+    *,
+    table: pd.DataFrame,
+    config: FeatureConfig,
+    options: TrainOptions,
+    blocks: int,
+    horizon_days: float | None = None,
 ) -> np.ndarray:
     """Raw probabilities for the test cohort, each of `blocks` time-ordered test blocks scored by
     a model retrained on every row before it (expanding window, as in Moro et al. 2014).
 
     This backtests a model that is retrained as labels arrive; same hyperparameters, same
     early stopping on the newest slice of each window. Probabilities are not recalibrated.
+    With `horizon_days` (snapshot tables), a window keeps only rows whose label window ends
+    before the block's first moment, and early stopping keeps the same gap.
     """
     history = pd.concat(
         [cohort_rows(table, TRAIN), cohort_rows(table, CALIBRATION)], ignore_index=True
@@ -302,7 +309,12 @@ def rolling_backtest(
     predictions = np.empty(len(test))
     for start, stop in itertools.pairwise(edges):
         window = pd.concat([history, test.iloc[:start]], ignore_index=True).assign(cohort=TRAIN)
-        booster, spec, _ = train_model(table=window, config=config, options=options)
+        if horizon_days is not None:
+            block_start = test["as_of"].iloc[start]
+            window = window[window["as_of"] + pd.Timedelta(days=horizon_days) <= block_start]
+        booster, spec, _ = train_model(
+            table=window, config=config, options=options, purge_days=horizon_days
+        )
         block = prepare_matrix(test.iloc[start:stop], spec)
         predictions[start:stop] = predict_raw(booster, block)
     return predictions
@@ -428,7 +440,14 @@ def metrics_on_test_cohort(
         )
     blocks = params.evaluate.rolling_blocks
     if blocks > 0:
-        rolling = rolling_backtest(table=table, config=config, options=params.train, blocks=blocks)
+        snapshots = bool(table["lead_id"].duplicated().any())
+        rolling = rolling_backtest(
+            table=table,
+            config=config,
+            options=params.train,
+            blocks=blocks,
+            horizon_days=params.label.horizon_days if snapshots else None,
+        )
         metrics["model_rolling_retrain"] = classification_metrics(
             test["label"].to_numpy(), rolling, ece_bins=params.evaluate.ece_bins
         )

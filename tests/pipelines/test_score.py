@@ -81,7 +81,7 @@ def test_scores_equal_training_time_predictions(
         )
         scored = pd.read_parquet(output).set_index("lead_id").loc[row["lead_id"]]
         expected = scorer.score(
-            features[features["lead_id"] == row["lead_id"]],
+            features[(features["lead_id"] == row["lead_id"]) & (features["as_of"] == row["as_of"])],
             override={"mql_threshold": mql, "sql_threshold": sql, "reasons_method": REASONS_PATH},
         ).iloc[0]
         assert scored["probability"] == pytest.approx(expected["probability"], abs=1e-12)
