@@ -20,7 +20,12 @@ from features.naming import describe_feature
 from models.attribution import TreePaths, contributions
 from models.calibration import Calibrator
 from models.reasons import REASONS_PATH, REASONS_SHAP
-from models.stages import assign_stages, disqualified_mask, hand_raiser_mask
+from models.stages import (
+    assign_stages,
+    disqualified_mask,
+    hand_raiser_mask,
+    sql_ineligible_mask,
+)
 from models.train import ModelSpec, predict_raw, prepare_matrix
 
 BOOSTER_FILE = "booster.txt"
@@ -160,6 +165,9 @@ class ScoringBundle:
             hand_raiser=hand_raiser,
             disqualified=disqualified,
             hand_raiser_to_sql=bool(self.stage_policy.get("hand_raiser_to_sql", True)),
+            sql_ineligible=sql_ineligible_mask(
+                table, activity_days=self.stage_policy.get("sql_requires_activity_days")
+            ),
         )
         points = self.rules.decision_function(table)
         return pd.DataFrame(

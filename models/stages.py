@@ -80,6 +80,25 @@ def hand_raiser_mask(frame: pd.DataFrame, *, window_days: float | None) -> np.nd
     return ever & (days <= float(window_days))
 
 
+LAST_ACTIVITY_COLUMN = "days_since_last_activity"
+
+
+def sql_ineligible_mask(frame: pd.DataFrame, *, activity_days: float | None) -> np.ndarray:
+    """True where a lead may not reach SQL by its score: no activity in the last `activity_days`.
+
+    An SQL is ready for a sales conversation, which a lead that has shown no interest lately is
+    not, however well it fits (it stays MQL at most). None, or a table without the
+    `days_since_last_activity` column (exports without an activity log), lets every lead through.
+    """
+    if activity_days is None or LAST_ACTIVITY_COLUMN not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    if float(activity_days) < 0:
+        raise ValueError(f"sql_requires_activity_days must be >= 0 or null, got {activity_days}")
+    days = pd.to_numeric(frame[LAST_ACTIVITY_COLUMN], errors="coerce")
+    days = days.to_numpy(dtype=float, na_value=np.nan)
+    return ~(days <= float(activity_days))  # NaN (no activity at all) is not ready either
+
+
 def _optional_flags(flags: np.ndarray | None, n: int, name: str) -> np.ndarray:
     if flags is None:
         return np.zeros(n, dtype=bool)
@@ -97,6 +116,7 @@ def assign_stages(
     hand_raiser: np.ndarray | None,
     disqualified: np.ndarray | None,
     hand_raiser_to_sql: bool,
+    sql_ineligible: np.ndarray | None = None,
 ) -> np.ndarray:
     """Stage per lead: SQL at score >= sql, MQL at >= mql, else IQL; overrides applied after.
 
@@ -114,7 +134,8 @@ def assign_stages(
     out_of_play = _optional_flags(disqualified, n, "disqualified")
     rank = np.full(n, _RANK[IQL], dtype=np.int64)
     rank[values >= mql_threshold] = _RANK[MQL]
-    rank[values >= sql_threshold] = _RANK[SQL]
+    not_ready = _optional_flags(sql_ineligible, n, "sql_ineligible")
+    rank[(values >= sql_threshold) & ~not_ready] = _RANK[SQL]  # not ready: MQL at most
     if hand_raiser_to_sql:
         rank[raised] = _RANK[SQL]
     rank[out_of_play] = _RANK[DISQUALIFIED]

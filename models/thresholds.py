@@ -507,6 +507,7 @@ def choose_thresholds(
     forced: np.ndarray | None = None,
     excluded: np.ndarray | None = None,
     timing: CohortTiming | None = None,
+    sql_ineligible: np.ndarray | None = None,
 ) -> dict[str, ThresholdChoice]:
     """SQL and MQL thresholds for a cohort (`timing`, or one row per lead over `weeks`).
 
@@ -514,21 +515,29 @@ def choose_thresholds(
     when `hand_raiser_to_sql` is on), `excluded` the disqualified ones. Precision and recall
     are over the cohort's rows (on snapshots: the leads in the stage on a scoring day); the
     capacity policy limits the leads entering SQL per week. MQL never ends above SQL.
+    `sql_ineligible` marks leads that may not reach SQL by their score (they stay MQL at most):
+    the SQL threshold is chosen on the curve without them, the MQL one on the whole cohort.
     """
     if isinstance(policy, Mapping):  # a mapping of the keys, as in params.yaml
         policy = SimpleNamespace(**({"sql_policy": "precision", "mql_policy": "recall"} | policy))
     timing = _timing_of(weeks, timing)
     curve = stage_curve(y, p, forced=forced, excluded=excluded, timing=timing)
+    sql_curve = curve
+    if sql_ineligible is not None and np.any(sql_ineligible):
+        never_sql = np.asarray(sql_ineligible, dtype=bool)
+        if excluded is not None:
+            never_sql = never_sql | np.asarray(excluded, dtype=bool)
+        sql_curve = stage_curve(y, p, forced=forced, excluded=never_sql, timing=timing)
     sql_policy = policy.sql_policy
     if sql_policy == "precision":
-        sql = pick_by_precision(curve, target=float(policy.sql_precision), timing=timing)
+        sql = pick_by_precision(sql_curve, target=float(policy.sql_precision), timing=timing)
     elif sql_policy == "capacity":
         per_week = float(policy.sql_capacity_per_week)
         limit = per_week * timing.entering_weeks
-        sql = pick_by_volume(curve, volume=limit, target=per_week, timing=timing)
+        sql = pick_by_volume(sql_curve, volume=limit, target=per_week, timing=timing)
     elif sql_policy == "expected_value":
         sql = pick_by_expected_value(
-            curve,
+            sql_curve,
             deal_value=float(policy.deal_value),
             contact_cost=float(policy.contact_cost),
             timing=timing,

@@ -150,6 +150,7 @@ class ThresholdsParams:
     mql_precision_floor: float = 0.1
     hand_raiser_to_sql: bool = True
     hand_raiser_window_days: float | None = 30.0  # days in SQL after a hand-raise; null: forever
+    sql_requires_activity_days: float | None = 90.0  # SQL by score needs activity this recent
     confidence: float = 0.95
     bootstrap_samples: int = 1000
     seed: int = 0

@@ -15,7 +15,12 @@ import typer
 
 from features.split import CALIBRATION, cohort_rows
 from models.calibration import Calibrator, fit_calibrator
-from models.stages import assign_stages, disqualified_mask, hand_raiser_mask
+from models.stages import (
+    assign_stages,
+    disqualified_mask,
+    hand_raiser_mask,
+    sql_ineligible_mask,
+)
 from models.thresholds import (
     CohortTiming,
     choose_thresholds,
@@ -70,6 +75,7 @@ def propose_thresholds(
     excluded: np.ndarray,
     timing: CohortTiming,
     policy: ThresholdsParams,
+    sql_ineligible: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Proposed MQL/SQL thresholds, their expected effect (with intervals) and a what-if grid.
 
@@ -77,7 +83,13 @@ def propose_thresholds(
     entering per week.
     """
     choices = choose_thresholds(
-        y=y, p=probability, policy=policy, timing=timing, forced=forced, excluded=excluded
+        y=y,
+        p=probability,
+        policy=policy,
+        timing=timing,
+        forced=forced,
+        excluded=excluded,
+        sql_ineligible=sql_ineligible,
     )
     stages = assign_stages(
         scores=probability,
@@ -86,6 +98,7 @@ def propose_thresholds(
         hand_raiser=forced,
         disqualified=excluded,
         hand_raiser_to_sql=True,  # `forced` is already empty when the override is off
+        sql_ineligible=sql_ineligible,
     )
     expected = stage_effect(
         y,
@@ -96,7 +109,9 @@ def propose_thresholds(
         confidence=policy.confidence,
         predictive=True,
     )
-    curve = stage_curve(y, probability, forced=forced, excluded=excluded, timing=timing)
+    # the what-if is about SQL: leads that may not reach SQL by their score stay out of it
+    never_sql = excluded if sql_ineligible is None else excluded | sql_ineligible
+    curve = stage_curve(y, probability, forced=forced, excluded=never_sql, timing=timing)
     what_if = what_if_table(curve, timing=timing, max_rows=policy.what_if_rows)
     thresholds: dict[str, Any] = {name: choice.to_dict() for name, choice in choices.items()}
     thresholds |= timing.to_dict()
@@ -156,8 +171,10 @@ def calibrate_and_choose(
         excluded=excluded,
         timing=timing,
         policy=policy,
+        sql_ineligible=sql_ineligible_mask(rows, activity_days=policy.sql_requires_activity_days),
     )
     thresholds["hand_raiser_to_sql"] = policy.hand_raiser_to_sql
+    thresholds["sql_requires_activity_days"] = policy.sql_requires_activity_days
     thresholds["hand_raiser_window_days"] = policy.hand_raiser_window_days
     info["calibration_rows"] = len(rows)
     info["calibration_positives"] = int(rows["label"].sum())

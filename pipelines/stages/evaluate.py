@@ -105,6 +105,8 @@ def build_bundle(
             "hand_raiser_to_sql": hand_raiser_to_sql,
             # the window the thresholds were chosen with (none in older ones: forever)
             "hand_raiser_window_days": thresholds.get("hand_raiser_window_days"),
+            # SQL by score only with recent activity (none in older thresholds: no such rule)
+            "sql_requires_activity_days": thresholds.get("sql_requires_activity_days"),
             "disqualify_when": dict(rules.disqualify_when or {}),
         },
         "references": references,

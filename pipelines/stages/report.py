@@ -24,7 +24,13 @@ from features.naming import describe_feature
 from features.split import TEST, cohort_rows
 from models.artifact import ScoringBundle
 from models.attribution import contributions
-from models.stages import DISQUALIFIED, SQL, disqualified_mask, hand_raiser_mask
+from models.stages import (
+    DISQUALIFIED,
+    SQL,
+    disqualified_mask,
+    hand_raiser_mask,
+    sql_ineligible_mask,
+)
 from models.thresholds import cohort_timing
 from models.train import prepare_matrix
 from pipelines.artifacts import (
@@ -89,7 +95,11 @@ def stage_evidence(scorer: ScoringBundle, rows: pd.DataFrame) -> pd.DataFrame:
             "rule_score": scored["rule_score"].to_numpy(dtype=float),
             "rule_stage": scored["rule_stage"].astype(str).to_numpy(),
             "forced": forced,
-            "excluded": disqualified_mask(rows, scorer.stage_policy.get("disqualify_when", {})),
+            # never in SQL by score: disqualified, or no activity recent enough to be sales-ready
+            "excluded": disqualified_mask(rows, scorer.stage_policy.get("disqualify_when", {}))
+            | sql_ineligible_mask(
+                rows, activity_days=scorer.stage_policy.get("sql_requires_activity_days")
+            ),
         }
     )
 

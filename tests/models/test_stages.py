@@ -19,6 +19,7 @@ from models.stages import (
     assign_stages,
     disqualified_mask,
     hand_raiser_mask,
+    sql_ineligible_mask,
     stage_rank,
 )
 from models.train import NEVER_DAYS, ModelSpec
@@ -179,3 +180,25 @@ def test_scoring_applies_the_window_the_bundle_carries() -> None:
     assert windowed.score(leads)["stage"].tolist() == [SQL, IQL, IQL]
     older = scoring_bundle({"hand_raiser_to_sql": True})  # bundles from before the window
     assert older.score(leads)["stage"].tolist() == [SQL, SQL, IQL]
+
+
+def test_a_lead_without_recent_activity_never_reaches_sql_by_its_score():
+    table = pd.DataFrame({"days_since_last_activity": [3.0, 89.0, 120.0, np.nan]})
+    ineligible = sql_ineligible_mask(table, activity_days=90)
+    assert ineligible.tolist() == [False, False, True, True]  # NaN: no activity at all
+    stages = assign_stages(
+        scores=np.array([0.9, 0.9, 0.9, 0.9]),
+        mql_threshold=0.2,
+        sql_threshold=0.5,
+        hand_raiser=None,
+        disqualified=None,
+        hand_raiser_to_sql=True,
+        sql_ineligible=ineligible,
+    )
+    assert stages.tolist() == [SQL, SQL, MQL, MQL]  # fit without interest: MQL at most
+
+
+def test_no_activity_rule_when_off_or_without_an_activity_log():
+    table = pd.DataFrame({"days_since_last_activity": [400.0]})
+    assert not sql_ineligible_mask(table, activity_days=None).any()
+    assert not sql_ineligible_mask(pd.DataFrame({"x": [1.0]}), activity_days=90).any()

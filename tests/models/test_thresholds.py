@@ -403,3 +403,20 @@ def test_sampled_snapshots_give_the_volumes_of_the_whole_base():
     for metric in ("in_stage_per_scoring_day", "entering_per_week"):
         assert (full[f"{metric}_low"] <= full[metric] + 1e-9).all()
         assert (full[metric] <= full[f"{metric}_high"] + 1e-9).all()
+
+
+def test_sql_threshold_is_chosen_on_the_leads_that_may_reach_sql():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    p = rng.uniform(0, 0.6, n)
+    y = (rng.random(n) < p).astype(int)
+    # a third of the leads show no recent activity and convert far less than their score says
+    stale = rng.random(n) < 0.33
+    y[stale] = (rng.random(stale.sum()) < p[stale] * 0.2).astype(int)
+    policy = {"sql_precision": 0.45, "mql_recall": 0.8}
+    plain = choose_thresholds(y=y, p=p, policy=policy, weeks=10.0)
+    guarded = choose_thresholds(y=y, p=p, policy=policy, weeks=10.0, sql_ineligible=stale)
+    in_sql = (p >= guarded["sql"].threshold) & ~stale
+    assert y[in_sql].mean() >= 0.45  # the promise holds for the leads that reach SQL
+    assert guarded["sql"].threshold < plain["sql"].threshold  # stale leads no longer dilute it
+    assert guarded["mql"].threshold == plain["mql"].threshold  # MQL-or-higher is unchanged
