@@ -73,7 +73,9 @@ class LabelParams:
 
     observation_days: float = 14.0
     horizon_days: float = 90.0
-    snapshot_every_days: float = 14.0  # days between two snapshots of the open lead base
+    # days between two snapshots of the open lead base; null: one row per lead at
+    # created_at + observation_days (a fixed-age cohort, for a base scored at that age only)
+    snapshot_every_days: float | None = 14.0
     max_training_rows: int = 1_000_000  # (lead, snapshot) pairs kept, by uniform sampling
 
 

@@ -17,6 +17,7 @@ from features.labels import (
     ELIGIBLE,
     data_end_of,
     label_from_column,
+    label_leads,
     lead_clock,
     open_base_sizes,
     sample_snapshots,
@@ -125,6 +126,15 @@ def build_training_table(
     """
     if labelled_source:
         return build_labelled_table(leads=leads, activities=activities, config=config, split=split)
+    if label.snapshot_every_days is None:
+        return build_cohort_table(
+            leads=leads,
+            activities=activities,
+            outcomes=outcomes,
+            config=config,
+            label=label,
+            split=split,
+        )
     return build_snapshot_table(
         leads=leads,
         activities=activities,
@@ -160,6 +170,57 @@ def build_labelled_table(
         "leads": len(labels),
         "rows": len(table),
         "by_status": {ELIGIBLE: len(table)},
+        "sampling_rate": 1.0,
+        "purged": None,
+        "cohorts": cohort_summaries(table),
+    }
+    return table, summary
+
+
+def build_cohort_table(
+    *,
+    leads: pd.DataFrame,
+    activities: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    config: FeatureConfig,
+    label: LabelParams,
+    split: SplitParams,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One row per lead as of created_at + observation_days (`label.snapshot_every_days: null`).
+
+    The fixed-age cohort: right for a base scored only at that age, not for the open base.
+    Early converters and censored leads are left out; cohorts by as-of time.
+    """
+    data_end = data_end_of(leads["created_at"], activities["occurred_at"], outcomes["converted_at"])
+    labels = label_leads(
+        leads=leads,
+        outcomes=outcomes,
+        observation_days=label.observation_days,
+        horizon_days=label.horizon_days,
+        data_end=data_end,
+    )
+    eligible = (labels["status"] == ELIGIBLE).to_numpy()
+    table = build_feature_table(
+        leads=leads[eligible],
+        activities=activities,
+        as_of=labels.loc[eligible, "as_of"],
+        config=config,
+    )
+    label_values = labels.loc[eligible, "label"].to_numpy()
+    cohorts = assign_cohorts(
+        table.assign(label=label_values),
+        split_by=split.by,
+        train_fraction=split.train_fraction,
+        calibration_fraction=split.calibration_fraction,
+        seed=split.seed,
+    )
+    table = compact_rows(
+        table, numeric=config.numeric_columns(), label=label_values, cohort=cohorts.to_numpy()
+    )
+    summary = {
+        "leads": len(labels),
+        "rows": len(table),
+        "by_status": {k: int(v) for k, v in sorted(labels["status"].value_counts().items())},
         "sampling_rate": 1.0,
         "purged": None,
         "cohorts": cohort_summaries(table),

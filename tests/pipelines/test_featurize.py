@@ -226,3 +226,22 @@ def test_a_lead_twice_at_one_moment_is_refused():
         as_of=pd.Series([START, START, START + DAY], dtype="datetime64[ns, UTC]")
     )
     validate_feature_table(at_two_moments, config=CONFIG, training=True)
+
+
+def test_without_snapshots_each_lead_is_one_row_at_its_observation_age(export):
+    table, summary = snapshot_table(export, snapshot_every_days=None)
+    validate_feature_table(table, config=SNAPSHOT_CONFIG, training=True)
+    assert table["lead_id"].is_unique  # the fixed-age cohort: one row per lead
+    assert (table["lead_age_days"] == LABEL.observation_days).all()
+    leads = export["leads"].set_index("lead_id")
+    first = export["outcomes"].groupby("lead_id")["converted_at"].min()
+    as_of = table["as_of"].to_numpy()
+    assert (
+        as_of == (leads.loc[table["lead_id"], "created_at"] + LABEL.observation_days * DAY)
+    ).all()
+    converted = table["lead_id"].map(first)
+    horizon_end = table["as_of"] + LABEL.horizon_days * DAY
+    expected = ((converted > table["as_of"]) & (converted <= horizon_end)).astype(int)
+    assert (table["label"].to_numpy() == expected.to_numpy()).all()
+    assert not (converted <= table["as_of"]).any()  # early converters are not open leads
+    assert set(summary["by_status"]) >= {"eligible"} and summary["purged"] is None
