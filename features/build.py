@@ -6,7 +6,6 @@ A window of w days covers events with `T - w days <= occurred_at <= T` (both edg
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -16,28 +15,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-STANDARD_ACTIVITY_TYPES: tuple[str, ...] = (
-    "page_view",
-    "form_submit",
-    "content_download",
-    "webinar_registered",
-    "webinar_attended",
-    "email_open",
-    "email_click",
-    "email_unsubscribe",
-    "chat",
-    "trial_request",
-    "demo_request",
-    "contact_sales",
+from features.vocabulary import (
+    FORM_CONVERSION,
+    FORM_CONVERSION_TYPES,
+    HAND_RAISE,
+    PAGE_VIEW,
+    ROLE_KEYS,
+    STANDARD_ACTIVITY_TYPES,
+    UNSUBSCRIBE,
+    canonical_slug,
+    learn_activity_types,
+    role_bits,
+    slug,
+    slug_map,
 )
-FORM_CONVERSION_TYPES = (
-    "form_submit",
-    "content_download",
-    "webinar_registered",
-    "trial_request",
-    "demo_request",
-    "contact_sales",
-)
+
 SENIORITY_LEVELS = ("c_level", "vp", "director", "manager", "individual", "student", "unknown")
 SENIORITY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("student", r"\b(?:student|intern|trainee|graduate)\b"),
@@ -48,12 +40,6 @@ SENIORITY_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 DAY_NS = 86_400 * 10**9
 LEAD_AGE = "lead_age_days"
-
-
-def slug(name: str) -> str:
-    """A column name LightGBM and MLflow accept: lower snake case, ascii only."""
-    text = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
-    return text or "column"
 
 
 @dataclass(frozen=True)
@@ -80,6 +66,18 @@ class FeatureConfig:
     # `lead_age_days` (days from created_at to the as-of moment) is a feature: set when the
     # training rows are snapshots of leads of every age. Last, so positional use stays valid.
     lead_age: bool = False
+    # The activity vocabulary (see `features.vocabulary`), after the fields above so
+    # positional use stays valid. `activity_types`: the slugs counted under their own name,
+    # learned from the training data (`with_activity_types`); None (bundles from before the
+    # open vocabulary): the standard types. Roles are names in the export's vocabulary or the
+    # canonical one; `activity_type_map` is `source.activity_type_map`, applied again here so
+    # that scoring counts an export's names as training did.
+    max_activity_types: int = 20
+    activity_types: tuple[str, ...] | None = None
+    form_types: tuple[str, ...] = FORM_CONVERSION_TYPES
+    unsubscribe_types: tuple[str, ...] = ("email_unsubscribe",)
+    page_view_types: tuple[str, ...] = ("page_view",)
+    activity_type_map: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, features: Mapping[str, Any], *, behavioural: bool) -> FeatureConfig:
@@ -117,12 +115,19 @@ class FeatureConfig:
                 c for c in strings(self.missing_indicators) if c not in excluded
             ),
             lead_age=bool(self.lead_age),
+            max_activity_types=int(self.max_activity_types),
+            activity_types=None if self.activity_types is None else strings(self.activity_types),
+            form_types=strings(self.form_types),
+            unsubscribe_types=strings(self.unsubscribe_types),
+            page_view_types=strings(self.page_view_types),
+            activity_type_map={str(k): str(v) for k, v in (self.activity_type_map or {}).items()},
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored with the model)."""
         out = asdict(self)
         out["page_categories"] = {k: list(v) for k, v in self.page_categories.items()}
+        out["activity_type_map"] = dict(self.activity_type_map)
         return out
 
     @classmethod
@@ -141,10 +146,37 @@ class FeatureConfig:
             "missing_indicators",
         ):
             data[key] = tuple(data.get(key) or ())
+        for key in ("form_types", "unsubscribe_types", "page_view_types"):
+            if key in data:
+                data[key] = tuple(data[key] or ())
+        if data.get("activity_types") is not None:
+            data["activity_types"] = tuple(data["activity_types"])
         data["page_categories"] = {
             k: tuple(v) for k, v in (data.get("page_categories") or {}).items()
         }
         return cls(**data)
+
+    def vocabulary(self) -> tuple[str, ...]:
+        """The activity types with columns of their own (slugs), in table order."""
+        return STANDARD_ACTIVITY_TYPES if self.activity_types is None else self.activity_types
+
+    def reserved_type_slugs(self) -> set[str]:
+        """Type slugs whose columns would clash with the page-category counts."""
+        return {f"page_{c}" for c in self.page_categories}
+
+    def roles(self) -> dict[str, tuple[str, ...]]:
+        """The role lists by params key (hand-raise, form conversion, unsubscribe, page view)."""
+        return {key: tuple(getattr(self, key)) for key in ROLE_KEYS}
+
+    def with_activity_types(self, activity_types: pd.Series) -> FeatureConfig:
+        """This configuration with its vocabulary learned from the training data's types."""
+        learned = learn_activity_types(
+            activity_types,
+            max_types=self.max_activity_types,
+            type_map=slug_map(self.activity_type_map),
+            reserved=self.reserved_type_slugs(),
+        )
+        return replace(self, activity_types=learned)
 
     @property
     def uses_email(self) -> bool:
@@ -159,10 +191,10 @@ class FeatureConfig:
         if not self.behavioural:
             return []
         spans = [f"{w}d" for w in self.windows_days] + ["total"]
-        names = [f"n_{t}_{s}" for t in STANDARD_ACTIVITY_TYPES for s in spans]
+        names = [f"n_{t}_{s}" for t in self.vocabulary() for s in spans]
         names += [f"n_other_{s}" for s in spans] + [f"n_events_{s}" for s in spans]
         names += [f"n_page_{c}_{s}" for c in self.page_categories for s in spans]
-        names += [f"decayed_{t}" for t in STANDARD_ACTIVITY_TYPES]
+        names += [f"decayed_{t}" for t in self.vocabulary()]
         names += [
             "engagement_score",
             "active_days_total",
@@ -269,6 +301,27 @@ def page_category_codes(
     return per_unique[indices]
 
 
+def activity_type_codes(values: pd.Series, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per event: the index of its type in the vocabulary (its length for any other type or
+    a missing one) and its role bits. Each distinct type is looked up once (by its slug,
+    after `activity_type_map`), so an unseen type counts as "other" and plays no role."""
+    array = _arrow(values)
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(_as_large_string(array))
+    vocabulary = {name: index for index, name in enumerate(config.vocabulary())}
+    type_map = slug_map(config.activity_type_map)
+    bits = role_bits(config.roles(), type_map)
+    names = array.dictionary.to_pylist()
+    code_of_name = np.full(len(names) + 1, len(vocabulary), dtype=np.int64)  # last: missing
+    role_of_name = np.zeros(len(names) + 1, dtype=np.uint8)
+    for position, name in enumerate(names):
+        key = canonical_slug(name, type_map)
+        code_of_name[position] = vocabulary.get(key, len(vocabulary))
+        role_of_name[position] = bits.get(key, 0)
+    indices = array.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
+    return code_of_name[indices], role_of_name[indices]
+
+
 def epoch_ns(values: pd.Series) -> np.ndarray:
     """Nanoseconds since the epoch (UTC) of a timestamp column, as read-only int64.
 
@@ -351,7 +404,8 @@ class _VisibleEvents:
 
     lead_pos: np.ndarray  # position of the lead in the feature table
     age_ns: np.ndarray  # as-of moment minus occurred_at (>= 0)
-    type_code: np.ndarray  # index in STANDARD_ACTIVITY_TYPES; len(...) for any other type
+    type_code: np.ndarray  # index in the vocabulary; its length for any other type
+    role: np.ndarray  # role bits of the event's type (`features.vocabulary`), uint8
     page_code: np.ndarray  # index in the page categories; their count for none
     day: np.ndarray  # day of occurred_at (days since the epoch)
 
@@ -360,10 +414,10 @@ def _visible_events(
     *, lead_ids: pd.Series, as_of: pd.Series, activities: pd.DataFrame, config: FeatureConfig
 ) -> _VisibleEvents:
     """Encode the activities and keep those of known leads at or before their as-of moment."""
-    n_types, n_categories = len(STANDARD_ACTIVITY_TYPES), len(config.page_categories)
+    n_categories = len(config.page_categories)
     lead_pos = lookup_codes(activities["lead_id"], lead_ids)
-    # Code n_types is any other activity type, n_categories a page in no category (or none).
-    type_code = lookup_codes(activities["activity_type"], STANDARD_ACTIVITY_TYPES, absent=n_types)
+    # Code len(vocabulary) is any other activity type, n_categories a page in no category.
+    type_code, role = activity_type_codes(activities["activity_type"], config)
     if "page" in activities:
         page_code = page_category_codes(
             activities["page"], config.page_categories, absent=n_categories
@@ -382,6 +436,7 @@ def _visible_events(
         lead_pos=lead_pos[visible],
         age_ns=age_ns[visible],
         type_code=type_code[visible],
+        role=role[visible],
         page_code=page_code[visible],
         day=occurred_ns[visible] // DAY_NS,
     )
@@ -395,9 +450,9 @@ def _count_columns(
     config: FeatureConfig,
 ) -> dict[str, np.ndarray]:
     """Event counts per activity type, in total and per page category, over each span."""
-    n_types = len(STANDARD_ACTIVITY_TYPES)
+    n_types = len(config.vocabulary())
     columns: dict[str, np.ndarray] = {}
-    for t_index, activity_type in enumerate(STANDARD_ACTIVITY_TYPES):
+    for t_index, activity_type in enumerate(config.vocabulary()):
         for span, b in spans:
             columns[f"n_{activity_type}_{span}"] = type_counts[t_index, b]
     for span, b in spans:
@@ -415,7 +470,7 @@ def _decayed_columns(
     events: _VisibleEvents, *, n_leads: int, config: FeatureConfig
 ) -> dict[str, np.ndarray]:
     """Events weighted by 2 ** (-age / half-life): per type and summed (engagement score)."""
-    n_types = len(STANDARD_ACTIVITY_TYPES)
+    n_types = len(config.vocabulary())
     # in place: dividing by -h gives the same float as negating and then dividing by h
     decay = events.age_ns / DAY_NS
     decay /= -config.decay_half_life_days
@@ -425,38 +480,34 @@ def _decayed_columns(
     decayed = decayed.reshape(n_leads, n_types + 1)
     columns = {"engagement_score": decayed.sum(axis=1)}
     decayed_by_type = decayed.T.copy()  # one contiguous row per type: cheap to copy out
-    for t_index, activity_type in enumerate(STANDARD_ACTIVITY_TYPES):
+    for t_index, activity_type in enumerate(config.vocabulary()):
         columns[f"decayed_{activity_type}"] = decayed_by_type[t_index]
     return columns
 
 
 def _engagement_columns(
-    events: _VisibleEvents,
-    *,
-    type_counts: np.ndarray,
-    total_bin: int,
-    n_leads: int,
-    config: FeatureConfig,
+    events: _VisibleEvents, *, n_leads: int, config: FeatureConfig
 ) -> dict[str, np.ndarray]:
     """Active days, returning visits, form conversions and unsubscribes."""
-    lead_pos, day, type_code = events.lead_pos, events.day, events.type_code
+    lead_pos, day = events.lead_pos, events.day
     longest = max(config.windows_days)
     columns: dict[str, np.ndarray] = {}
     columns["active_days_total"], columns[f"active_days_{longest}d"] = _active_days_per_lead(
         lead_pos=lead_pos, day=day, recent=events.age_ns <= longest * DAY_NS, n_leads=n_leads
     )
     # A returning visitor viewed pages on two or more days: its first and last view days differ.
-    is_view = type_code == STANDARD_ACTIVITY_TYPES.index("page_view")
+    is_view = (events.role & PAGE_VIEW) > 0
     view_lead, view_day = lead_pos[is_view], day[is_view]
     first_view_day = np.full(n_leads, np.iinfo(np.int64).max)
     np.minimum.at(first_view_day, view_lead, view_day)
     last_view_day = np.full(n_leads, np.iinfo(np.int64).min)
     np.maximum.at(last_view_day, view_lead, view_day)
     columns["is_returning_visitor"] = (last_view_day > first_view_day) * 1.0
-    form_codes = [STANDARD_ACTIVITY_TYPES.index(t) for t in FORM_CONVERSION_TYPES]
-    columns["n_form_conversions"] = type_counts[form_codes, total_bin].sum(axis=0)
-    unsub = STANDARD_ACTIVITY_TYPES.index("email_unsubscribe")
-    columns["has_unsubscribed"] = (type_counts[unsub, total_bin] > 0) * 1.0
+    # Roles are read per event, so a role type counted as "other" (beyond the cap) still counts.
+    is_form = (events.role & FORM_CONVERSION) > 0
+    columns["n_form_conversions"] = np.bincount(lead_pos[is_form], minlength=n_leads) * 1.0
+    is_unsub = (events.role & UNSUBSCRIBE) > 0
+    columns["has_unsubscribed"] = (np.bincount(lead_pos[is_unsub], minlength=n_leads) > 0) * 1.0
     return columns
 
 
@@ -476,13 +527,7 @@ def _recency_columns(
         "days_since_first_activity": np.where(has_events, first_age_ns / DAY_NS, np.nan),
         "days_since_last_activity": np.where(has_events, last_age_ns / DAY_NS, np.nan),
     }
-    raiser_codes = [
-        STANDARD_ACTIVITY_TYPES.index(t)
-        for t in config.hand_raiser_types
-        if t in STANDARD_ACTIVITY_TYPES
-    ]
-    is_raiser_type = np.isin(np.arange(len(STANDARD_ACTIVITY_TYPES) + 1), raiser_codes)
-    is_raise = is_raiser_type[events.type_code]
+    is_raise = (events.role & HAND_RAISE) > 0
     first_raise_ns = np.full(n_leads, -1)
     np.maximum.at(first_raise_ns, lead_pos[is_raise], age_ns[is_raise])
     columns["is_hand_raiser"] = (first_raise_ns >= 0) * 1.0
@@ -507,7 +552,7 @@ def build_behavioural_features(
 ) -> pd.DataFrame:
     """Behavioural features per lead from its activities at or before its as-of moment."""
     n = len(lead_ids)
-    n_types, n_categories = len(STANDARD_ACTIVITY_TYPES), len(config.page_categories)
+    n_types, n_categories = len(config.vocabulary()), len(config.page_categories)
     events = _visible_events(lead_ids=lead_ids, as_of=as_of, activities=activities, config=config)
     slot, spans = _window_slots(
         age_ns=events.age_ns, lead_pos=events.lead_pos, n_leads=n, windows_days=config.windows_days
@@ -523,9 +568,7 @@ def build_behavioural_features(
         type_counts=type_counts, page_counts=page_counts, spans=spans, config=config
     )
     columns |= _decayed_columns(events, n_leads=n, config=config)
-    columns |= _engagement_columns(
-        events, type_counts=type_counts, total_bin=spans[-1][1], n_leads=n, config=config
-    )
+    columns |= _engagement_columns(events, n_leads=n, config=config)
     columns |= _recency_columns(events, n_leads=n, config=config)
     # One float block, filled column by column: pandas keeps it as is, with no copy per column.
     names = config.behavioural_columns()

@@ -9,6 +9,7 @@ callers turn into their one-line input error.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from features.schemas import (
     surely_passes,
     with_time_bound,
 )
+from features.vocabulary import apply_type_map
 
 
 class ExportStructureError(ValueError):
@@ -340,6 +342,7 @@ def validate_export(
     latest: pd.Timestamp,
     keep_index: bool = False,
     keep_categories: bool = False,
+    activity_type_map: Mapping[str, str] | None = None,
 ) -> ExtractResult:
     """Validate canonical raw tables; every row ends up clean or quarantined, never both.
 
@@ -347,6 +350,8 @@ def validate_export(
     `keep_index` (batch scoring maps rows back to their hash slots), else it is reset.
     `keep_categories`: categorical activity types and pages stay categorical, so that the
     features look each distinct value up once (batch scoring reads them so).
+    `activity_type_map` (`source.activity_type_map`): the export's activity type names
+    replaced by canonical ones before the checks (matched by slug).
     """
     clean_leads, bad_leads = validate_leads(leads, timed=timed, labelled=labelled, latest=latest)
     quarantined = [bad_leads]
@@ -354,6 +359,10 @@ def validate_export(
     if activities is not None:
         if "page" not in activities:  # optional column
             activities = activities.assign(page=pd.Series(pd.NA, index=activities.index))
+        if activity_type_map and "activity_type" in activities:
+            activities = activities.assign(
+                activity_type=apply_type_map(activities["activity_type"], activity_type_map)
+            )
         clean_activities, bad = validate_events(
             activities,
             table="activities",

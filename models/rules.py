@@ -26,6 +26,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from features.vocabulary import slug
 from models.stages import (
     HAND_RAISER_COLUMN,
     LAST_HAND_RAISE_COLUMN,
@@ -163,7 +164,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         columns = [
             *(self.attribute_points or {}),
             *(self.flag_points or {}),
-            *(f"decayed_{activity}" for activity in (self.activity_points or {})),
+            *(_decayed_column(activity) for activity in (self.activity_points or {})),
             *(self._page_column(category) for category in (self.page_points or {})),
             *(self.numeric_points or {}),
             *(self.disqualify_when or {}),
@@ -229,7 +230,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
                 add(column, (_numeric(frame, column) >= 1.0) * float(points))
         behaviour = np.zeros(n)
         for activity, points in (self.activity_points or {}).items():
-            column = f"decayed_{activity}"
+            column = _decayed_column(activity)
             if column in frame.columns:
                 earned = _numeric(frame, column) * float(points)
                 add(column, earned)
@@ -288,6 +289,12 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         lost = [c for c in getattr(self, "used_columns_", []) if c not in frame.columns]
         if lost:
             logger.warning("columns used at fit are missing now (0 points): %s", lost)
+
+
+def _decayed_column(activity: str) -> str:
+    """The decayed-count column of an activity type, named as in the export or canonically
+    ("Meeting Booked" and "meeting_booked" both read `decayed_meeting_booked`)."""
+    return f"decayed_{slug(activity)}"
 
 
 def _float_dict(mapping: Mapping[str, float] | None) -> dict[str, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from features.build import FeatureConfig
 from features.split import TRAIN, cohort_rows
+from features.vocabulary import matches_any
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +118,11 @@ def training_categories(values: pd.Series, categories: Sequence[str]) -> pd.Seri
 def monotone_constraints(
     features: Sequence[str], *, increasing: Sequence[str], decreasing: Sequence[str]
 ) -> list[int]:
-    """+1 / -1 / 0 per feature from glob patterns; a decreasing pattern wins over increasing."""
+    """+1 / -1 / 0 per feature from glob patterns; a decreasing pattern wins over increasing.
 
-    def matches(name: str, patterns: Sequence[str]) -> bool:
-        return any(fnmatch.fnmatchcase(name, p) for p in patterns)
-
+    A pattern may name activity types as the export does ("n_Meeting Booked_total"): it is
+    matched as written and with its names slugged, as the feature columns are."""
+    matches = matches_any
     return [-1 if matches(f, decreasing) else 1 if matches(f, increasing) else 0 for f in features]
 
 

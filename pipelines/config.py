@@ -46,6 +46,7 @@ class SourceParams:
     csv_separator: str = ","
     missing_values: tuple[str, ...] = ()
     missing_values_by_column: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    activity_type_map: dict[str, str] = field(default_factory=dict)  # their name: canonical
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +98,10 @@ class FeaturesParams:
     decay_half_life_days: float = FeatureConfig.decay_half_life_days
     hand_raiser_types: tuple[str, ...] = FeatureConfig.hand_raiser_types
     page_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    max_activity_types: int = FeatureConfig.max_activity_types
+    form_types: tuple[str, ...] = FeatureConfig.form_types
+    unsubscribe_types: tuple[str, ...] = FeatureConfig.unsubscribe_types
+    page_view_types: tuple[str, ...] = FeatureConfig.page_view_types
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,7 @@ class SourceSpec:
     csv_separator: str = ","
     missing_values: list[str] = field(default_factory=list)
     missing_values_by_column: dict[str, list[str]] = field(default_factory=dict)
+    activity_type_map: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, source: SourceParams) -> SourceSpec:
@@ -59,6 +60,7 @@ class SourceSpec:
             missing_values_by_column={
                 column: list(values) for column, values in source.missing_values_by_column.items()
             },
+            activity_type_map=dict(source.activity_type_map),
         )
 
 
@@ -134,6 +136,7 @@ def run_extract(
             timed=spec.created_at_column is not None,
             labelled=spec.label_column is not None,
             latest=latest,
+            activity_type_map=spec.activity_type_map,
         )
     summary = result.summary(read=read)
     write_table(result.quarantine, out_dir / "quarantine.csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,9 +33,17 @@ from features.split import (
     split_snapshot_moments,
     split_stratified,
 )
+from features.vocabulary import named_types_in_patterns, slug_map, unknown_activity_names
 from models.evaluation import age_band
 from pipelines.artifacts import FEATURES_DIR, INTERIM_DIR
-from pipelines.config import FeaturesParams, LabelParams, SplitParams, load_config
+from pipelines.config import (
+    FeaturesParams,
+    LabelParams,
+    RulesParams,
+    SplitParams,
+    TrainParams,
+    load_config,
+)
 from pipelines.errors import DataQualityError
 from pipelines.io import write_json, write_table
 
@@ -42,13 +51,56 @@ logger = logging.getLogger(__name__)
 
 
 def feature_config(
-    features: FeaturesParams, *, behavioural: bool, lead_age: bool = False
+    features: FeaturesParams,
+    *,
+    behavioural: bool,
+    lead_age: bool = False,
+    activity_type_map: Mapping[str, str] | None = None,
 ) -> FeatureConfig:
     """The feature configuration declared in params.yaml (`lead_age`: snapshots of leads of
-    every age, whose age is then a feature)."""
+    every age, whose age is then a feature; `activity_type_map`: `source.activity_type_map`).
+    The activity vocabulary is learned later, from the training data (`with_activity_types`)."""
     return FeatureConfig(
-        **asdict(features), behavioural=behavioural, lead_age=lead_age
+        **asdict(features),
+        behavioural=behavioural,
+        lead_age=lead_age,
+        activity_type_map=dict(activity_type_map or {}),
     ).normalised()
+
+
+def activity_names_in_params(
+    config: FeatureConfig, *, rules: RulesParams, train: TrainParams
+) -> dict[str, list[str]]:
+    """Every activity name params.yaml lists, by key: the role lists, the points baseline's
+    `rules.activity_points`, and the types the monotone constraints name outright."""
+    named = {f"features.{key}": list(names) for key, names in config.roles().items()}
+    named["rules.activity_points"] = list(rules.activity_points or {})
+    for key in ("monotone_increasing", "monotone_decreasing"):
+        named[f"train.{key}"] = [t for _, t in named_types_in_patterns(getattr(train, key))]
+    return named
+
+
+def check_activity_names(
+    config: FeatureConfig, activities: pd.DataFrame, *, rules: RulesParams, train: TrainParams
+) -> dict[str, list[str]]:
+    """Activity names in params that never occur in the training data, each a warning: a
+    role, points or a constraint on a name the export does not use is never a silent drop."""
+    if not config.behavioural:
+        return {}
+    unknown = unknown_activity_names(
+        activity_names_in_params(config, rules=rules, train=train),
+        present=activities["activity_type"],
+        type_map=slug_map(config.activity_type_map),
+        not_types=config.reserved_type_slugs(),
+    )
+    for key, names in unknown.items():
+        logger.warning(
+            "%s names activity type(s) the training data never has: %s (check the export's"
+            " names or source.activity_type_map)",
+            key,
+            ", ".join(names),
+        )
+    return unknown
 
 
 def validate_feature_table(
@@ -411,7 +463,11 @@ def main(
         settings.features,
         behavioural=bool(source.activities) and len(activities) > 0,
         lead_age=not source.label_column,
+        activity_type_map=source.activity_type_map,
     )
+    if config.behavioural:
+        config = config.with_activity_types(activities["activity_type"])
+    unknown = check_activity_names(config, activities, rules=settings.rules, train=settings.train)
     table, summary = build_training_table(
         leads=leads,
         activities=activities,
@@ -424,7 +480,10 @@ def main(
     table = validate_feature_table(table, config=config, training=True)
     write_table(table, out_dir / "features.parquet")
     write_json(config.to_dict(), out_dir / "feature_config.json")
-    write_json(summary, out_dir / "features_summary.json")
+    write_json(
+        {**summary, "activity_types": config.activity_types, "unknown_activity_names": unknown},
+        out_dir / "features_summary.json",
+    )
     logger.info(
         "features: %d leads, %d rows (sampling rate %.3g, purged %s), %s; cohorts %s",
         summary["leads"],
