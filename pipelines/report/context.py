@@ -550,4 +550,8 @@ def page_values(context: ReportContext) -> dict[str, Any]:
             {"leads": leads, "status": status.replace("_", " ")}
             for status, leads in (features_summary.get("by_status") or {}).items()
         ],
+        "unknown_activity_names": [
+            {"key": key, "names": ", ".join(names)}
+            for key, names in (features_summary.get("unknown_activity_names") or {}).items()
+        ],
     }

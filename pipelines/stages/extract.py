@@ -22,6 +22,7 @@ from features.validation import (
     mask_sentinels,
     validate_export,
 )
+from features.vocabulary import slug_map
 from pipelines.artifacts import INTERIM_DIR
 from pipelines.config import SourceParams, load_config
 from pipelines.errors import DataQualityError, InputError
@@ -118,6 +119,10 @@ def run_extract(
     *, spec: SourceSpec, max_bad_row_share: float, max_future_skew_hours: float, out_dir: Path
 ) -> dict[str, Any]:
     """Read, validate and write the clean tables and the quarantine; return the summary."""
+    try:
+        slug_map(spec.activity_type_map)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
     with structure_errors_as_input_errors():
         leads, activities, outcomes = read_export(spec)
     read = {"leads": len(leads)}
