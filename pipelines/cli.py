@@ -169,9 +169,10 @@ def apply_params(
     typer.echo(f"{params}: {len(changed)} keys set from {override}: {', '.join(changed)}")
 
 
-# Commands that have closed and renamed every output when they return, and start no MLflow
-# run (whose end is recorded at interpreter exit): after them the console entry point skips
-# the interpreter's teardown of the imported modules (about 1 s after `score`).
+# Commands that have closed and renamed every output when they return, and leave no MLflow
+# run active (whose end is recorded at interpreter exit; `score` ends the run it records
+# before returning): after them the console entry point skips the interpreter's teardown of
+# the imported modules (about 1 s after `score`).
 FAST_EXIT_COMMANDS = frozenset({"score"})
 
 

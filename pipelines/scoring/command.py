@@ -18,6 +18,7 @@ from pipelines.scoring.options import (
     Engine,
     FailOnDrift,
     Leads,
+    LogScores,
     Model,
     Outcomes,
     Output,
@@ -25,6 +26,8 @@ from pipelines.scoring.options import (
     Previous,
     Quarantine,
     Reasons,
+    Record,
+    RequireApproved,
     Workers,
 )
 
@@ -44,6 +47,9 @@ def main(
     params: Params = DEFAULT_PARAMS,
     engine: Engine = "local",
     previous: Previous = None,
+    require_approved: RequireApproved = False,
+    record: Record = True,
+    log_scores: LogScores = False,
 ) -> None:
     """Score every open lead with the registered model; stream in chunks; atomic output."""
     options = {
@@ -59,9 +65,10 @@ def main(
         "reasons": reasons,
         "params": str(params),
         "previous": None if previous is None else str(previous),
+        "require_approved": require_approved,
     }
     if engine == "spark":  # imported here only: the local engine never needs pyspark
         from pipelines.scoring.spark import main_spark
 
         return main_spark(**options)
-    return main_local(**options, workers=workers)
+    return main_local(**options, workers=workers, record=record, log_scores=log_scores)

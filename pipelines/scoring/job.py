@@ -54,6 +54,13 @@ class DriftGateError(LeadscoreError):
     exit_code = EXIT_GATE
 
 
+class ApprovalGateError(LeadscoreError):
+    """`--require-approved` and the thresholds in force are not approved (a gate: the model
+    itself is there and loadable, so not EXIT_MODEL)."""
+
+    exit_code = EXIT_GATE
+
+
 def read_params(path: str | Path) -> dict[str, Any]:
     """params.yaml when it is there, else nothing (every setting at its default)."""
     path = Path(path)
@@ -193,6 +200,7 @@ def thresholds_for(model: LoadedModel) -> Thresholds:
             sql=float(approval["sql_threshold"]),
             status=APPROVED,
             approved_by=str(approval.get("approved_by") or "") or None,
+            approved_at=str(approval.get("approved_at") or "") or None,
         )
     mql, sql = model.scorer.thresholds()
     logger.warning(
@@ -203,6 +211,35 @@ def thresholds_for(model: LoadedModel) -> Thresholds:
         sql,
     )
     return Thresholds(mql=mql, sql=sql, status=PROPOSED)
+
+
+def check_approved(uri: str) -> None:
+    """`--require-approved`, before any input is read: stop unless the registered version
+    behind `uri` has approved thresholds (the model itself is not loaded here)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.thresholds.approvals import load_approval
+
+    configure_tracking()
+    client = MlflowClient()
+    run = re.fullmatch(r"runs:/([^/]+)/.*", uri)
+    try:
+        name, version = registered_version(client, uri, run_id=run[1] if run else None)
+    except MlflowException as exc:
+        message = str(getattr(exc, "message", exc)).strip().splitlines()[0]
+        raise ModelError(f"model {uri} not found or not loadable: {message}") from exc
+    if name is None or load_approval(client=client, model_name=name, version=version) is None:
+        raise not_approved(uri, version)
+
+
+def not_approved(uri: str, version: str) -> ApprovalGateError:
+    """The one-line reason a `--require-approved` run stops with."""
+    return ApprovalGateError(
+        f"the thresholds of model {uri} (version {version}) are not approved"
+        f" (--require-approved); no output written; approve them with"
+        f" `leadscore thresholds approve --by NAME --version {version}`"
+    )
 
 
 def drift_report(state: RunState, references: dict[str, Any], *, psi_warn: float) -> dict[str, Any]:
@@ -277,6 +314,9 @@ def run_summary(
             "mql": thresholds.mql,
             "sql": thresholds.sql,
         },
+        "approval": None
+        if thresholds.approved_by is None and thresholds.approved_at is None
+        else {"approved_by": thresholds.approved_by, "approved_at": thresholds.approved_at},
         "inputs": {name: str(path) for name, path in inputs.items()},
         "output": str(paths["output"]),
         "quarantine": str(paths["quarantine"]),

@@ -9,7 +9,8 @@ processes (`pipelines.scoring.workers`) partitions the inputs (a large Parquet f
 segment of row groups each) and scores the buckets; results are merged in bucket order, so
 output and summary are the same whatever the number of workers or chunks. Output and
 quarantine are written in the run's temporary directory and renamed at the end; a stopped run
-leaves neither workers nor temporary files (`pipelines.scoring.lifecycle`).
+leaves neither workers nor temporary files (`pipelines.scoring.lifecycle`). A finished run is
+recorded in MLflow's `scoring` experiment (`pipelines.scoring.record`) unless `--no-record`.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import pandas as pd
 from pipelines.errors import InputError
 from pipelines.io import table_format, write_json
 from pipelines.scoring.job import (
+    check_approved,
     finish,
     load_model,
+    not_approved,
     parse_as_of,
     read_params,
     run_summary,
@@ -52,6 +55,7 @@ from pipelines.scoring.partition import (
     source_columns,
 )
 from pipelines.scoring.previous import PREVIOUS, check_previous, previous_source
+from pipelines.scoring.record import record_scoring_run
 from pipelines.scoring.settings import LoadedModel, ScoreSettings
 from pipelines.scoring.workers import (
     partition_all,
@@ -66,6 +70,7 @@ if TYPE_CHECKING:  # imported when used: the workers start before LightGBM, pand
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, int], None]  # (chunk done, chunks, leads scored so far)
+Recorder = Callable[..., Any]  # (summary, summary_path=, output=): after the output is in place
 
 
 def main_local(
@@ -83,11 +88,17 @@ def main_local(
     workers: int | None,
     params: str,
     previous: str | None = None,
+    require_approved: bool = False,
+    record: bool = True,
+    log_scores: bool = False,
 ) -> None:
-    """`leadscore score` on this machine: settings from params.yaml and the options; the run."""
+    """`leadscore score` on this machine: settings from params.yaml and the options; the run,
+    recorded in MLflow unless `record` is off."""
     all_params = read_params(params)
     settings = settings_for(all_params, chunk_size=chunk_size, workers=workers, reasons=reasons)
     moment = parse_as_of(as_of)
+    if require_approved:  # before any input is read: a production job stops at once
+        check_approved(model)
     inputs = {"leads": leads, "activities": activities, "outcomes": outcomes}
     paths = {name: Path(path) for name, path in inputs.items() if path is not None}
     for path in paths.values():
@@ -108,6 +119,8 @@ def main_local(
             fail_on_drift=fail_on_drift,
             progress=progress,
             previous=None if previous is None else Path(previous),
+            require_approved=require_approved,
+            record=functools.partial(record_scoring_run, log_scores=log_scores) if record else None,
         )
     logger.info(
         "model loaded in %.1f s (while the inputs were partitioned); output %s; summary %s",
@@ -141,6 +154,8 @@ def run_score(
     fail_on_drift: bool = False,
     progress: Progress | None = None,
     previous: Path | None = None,
+    require_approved: bool = False,
+    record: Recorder | None = None,
 ) -> dict[str, Any]:
     """Score every open lead; write output, quarantine and summary atomically; the summary.
 
@@ -148,6 +163,7 @@ def run_score(
     `previous`: the last run's output: `previous_stage` and the stage changes (its lead_id
     and stage columns are partitioned with the inputs, so each bucket joins its own slice).
     SIGTERM stops the run (`StoppedError`): workers killed, temporary files removed, no output.
+    `require_approved`: never with unapproved thresholds. `record`: called once all is written.
     """
     started = time.perf_counter()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -174,6 +190,7 @@ def run_score(
                     source=source,
                     scored_at=scored_at,
                     previous=None if previous is None else str(previous),
+                    require_approved=require_approved,
                 ),
                 n_buckets=n_buckets,
                 workers=workers,
@@ -182,11 +199,7 @@ def run_score(
                 timings=timings,
             )
             state = state_of_inputs(writers, leads=leads, as_of=as_of, n_buckets=n_buckets)
-            quarantine_dir = files.directory(paths["quarantine"].parent)
-            temporary = {
-                "output": workdir / output.name,
-                "quarantine": quarantine_dir / paths["quarantine"].name,
-            }
+            temporary = temporary_paths(files, workdir=workdir, paths=paths)
             start = time.perf_counter()
             tasks = [{name: w.parts(b) for name, w in writers.items()} for b in range(n_buckets)]
             results = scored_buckets(tasks, job, pool=pool, workers=workers, directory=workdir)
@@ -216,6 +229,8 @@ def run_score(
             sigterm.disarm()  # the files are complete: rename them all, never half of them
             publish_all(summary, state=state, settings=settings, temporary=temporary, paths=paths)
         write_json(summary, paths["summary"])
+    if record is not None:
+        record(summary, summary_path=paths["summary"], output=output)
     return finish(
         summary,
         summary_path=paths["summary"],
@@ -241,6 +256,15 @@ def checked_sources(
         sources[PREVIOUS] = previous_source(previous)
         check_previous(sources[PREVIOUS])
     return sources
+
+
+def temporary_paths(files: RunFiles, *, workdir: Path, paths: dict[str, Path]) -> dict[str, Path]:
+    """Where the output and the quarantine are written before they are renamed into place."""
+    quarantine_dir = files.directory(paths["quarantine"].parent)
+    return {
+        "output": workdir / paths["output"].name,
+        "quarantine": quarantine_dir / paths["quarantine"].name,
+    }
 
 
 def job_paths(output: Path, quarantine: Path | None) -> dict[str, Path]:
@@ -311,6 +335,7 @@ def bucket_job(
     scored_at: pd.Timestamp,
     timings: dict[str, float],
     previous: str | None = None,
+    require_approved: bool = False,
 ) -> BucketJob:
     """What every bucket is scored with: the model (loaded now if a URI) and its thresholds."""
     if isinstance(model, str):
@@ -320,6 +345,10 @@ def bucket_job(
     thresholds = thresholds_for(model)
     # the chunk-scoring code (LightGBM, pandera) once the workers are busy partitioning
     from pipelines.scoring.chunk import BucketJob
+    from pipelines.thresholds.approvals import APPROVED
+
+    if require_approved and thresholds.status != APPROVED:  # the model was given loaded
+        raise not_approved(model.uri, model.version)
 
     return BucketJob(
         model=model,

@@ -62,3 +62,21 @@ Engine = Annotated[
     Literal["local", "spark"],
     typer.Option(help="local, or spark: Parquet in, a Parquet directory out (see README)."),
 ]
+RequireApproved = Annotated[
+    bool,
+    typer.Option(
+        help="Exit 4, writing nothing, unless the thresholds in force are approved"
+        " (production jobs)."
+    ),
+]
+Record = Annotated[
+    bool,
+    typer.Option(
+        help="Record the run in MLflow's `scoring` experiment: model, thresholds, counts,"
+        " drift, the summary (local engine)."
+    ),
+]
+LogScores = Annotated[
+    bool,
+    typer.Option(help="Also attach the scores file to the recorded run (off: it lists leads)."),
+]

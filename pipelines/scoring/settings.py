@@ -88,3 +88,4 @@ class Thresholds:
     sql: float
     status: str
     approved_by: str | None = None
+    approved_at: str | None = None

@@ -46,6 +46,7 @@ from pipelines.errors import InputError, LeadscoreError
 from pipelines.io import CSV_SUFFIXES
 from pipelines.scoring.chunk import RunState, lead_age_days, new_state, validate_chunk
 from pipelines.scoring.job import (
+    check_approved,
     finish,
     load_model,
     parse_as_of,
@@ -74,6 +75,7 @@ from pipelines.scoring.options import (
     Previous,
     Quarantine,
     Reasons,
+    RequireApproved,
 )
 from pipelines.scoring.partition import N_SLOTS, ROW, SLOT, TableSource, canonical_names, lead_slots
 from pipelines.scoring.settings import (
@@ -779,6 +781,7 @@ def main_spark(
     reasons: Reasons = None,
     params: Params = DEFAULT_PARAMS,
     previous: Previous = None,
+    require_approved: RequireApproved = False,
 ) -> None:
     """Score every open lead on Spark (`leadscore score --engine spark`, and the spark-submit
     entry point); paths: any URI Spark reads."""
@@ -787,6 +790,8 @@ def main_spark(
     all_params = read_params(params)
     settings = settings_for(all_params, chunk_size=chunk_size, reasons=reasons)
     moment = parse_as_of(as_of)
+    if require_approved:
+        check_approved(model)
     loaded = load_model(model)
     summary = run_spark_score(
         spark=spark_session(),

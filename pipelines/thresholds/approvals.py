@@ -1,7 +1,9 @@
 """Threshold approval: who approved which thresholds for which model version, and when.
 
 The record lives in two places that must agree: tags on the MLflow model version (what
-scoring reads) and a JSON file under `data/approvals/` (what a reviewer can diff).
+scoring reads) and a JSON file under `data/approvals/` (what a reviewer can diff). An approval
+never erases the one before: each is appended to the version's history (the JSON-list tag
+`approval_history`, and one line of `<model>-v<version>.history.jsonl`); the latest is in force.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pipelines.io import write_json
 logger = logging.getLogger(__name__)
 
 APPROVALS_DIR = Path("data/approvals")
-APPROVAL_TAG = "approved_thresholds"
+APPROVAL_TAG = "approved_thresholds"  # the approval in force (the latest)
+HISTORY_TAG = "approval_history"  # every approval of the version, oldest first (a JSON list)
 APPROVED = "approved"
 PROPOSED = "proposed"
 
@@ -30,6 +33,11 @@ PROPOSED = "proposed"
 def approval_file(*, model_name: str, version: str, directory: Path = APPROVALS_DIR) -> Path:
     """Where the approval of one model version is written."""
     return Path(directory) / f"{model_name}-v{version}.json"
+
+
+def history_file(*, model_name: str, version: str, directory: Path = APPROVALS_DIR) -> Path:
+    """Where every approval of one model version is appended, one JSON record a line."""
+    return Path(directory) / f"{model_name}-v{version}.history.jsonl"
 
 
 def record_approval(
@@ -44,7 +52,8 @@ def record_approval(
     directory: Path = APPROVALS_DIR,
     details: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record an approval as model-version tags and as a JSON file; returns the record.
+    """Record an approval as model-version tags and as a JSON file, appended to the version's
+    history (tag and JSONL file); returns the record.
 
     `details` (e.g. the proposed values, whether they were edited, the expected effect) is
     stored with the record; the keys scoring reads always win.
@@ -69,6 +78,10 @@ def record_approval(
         "note": note,
     }
     try:
+        history = load_approval_history(client=client, model_name=model_name, version=version)
+        client.set_model_version_tag(
+            model_name, str(version), HISTORY_TAG, json.dumps([*history, record])
+        )
         client.set_model_version_tag(model_name, str(version), APPROVAL_TAG, json.dumps(record))
         # flat copies, readable in the MLflow UI; the JSON tag above is what scoring reads
         for key in ("approved_by", "approved_at", "mql_threshold", "sql_threshold"):
@@ -80,6 +93,8 @@ def record_approval(
             f"cannot tag {model_name} version {version}: {exc.message}", exit_code=EXIT_MODEL
         ) from exc
     write_json(record, approval_file(model_name=model_name, version=version, directory=directory))
+    with history_file(model_name=model_name, version=version, directory=directory).open("a") as f:
+        f.write(json.dumps(record) + "\n")
     return record
 
 
@@ -91,3 +106,19 @@ def load_approval(*, client: MlflowClient, model_name: str, version: str) -> dic
         return None
     payload = tags.get(APPROVAL_TAG)
     return json.loads(payload) if payload else None
+
+
+def load_approval_history(
+    *, client: MlflowClient, model_name: str, version: str
+) -> list[dict[str, Any]]:
+    """Every approval recorded on a model version, oldest first (empty when none).
+
+    A version approved before the history was kept has its one approval as its history.
+    """
+    try:
+        tags = client.get_model_version(model_name, str(version)).tags
+    except MlflowException:
+        return []
+    if tags.get(HISTORY_TAG):
+        return list(json.loads(tags[HISTORY_TAG]))
+    return [json.loads(tags[APPROVAL_TAG])] if tags.get(APPROVAL_TAG) else []

@@ -19,7 +19,12 @@ from rich.table import Table
 
 from models.thresholds import MQL_OR_HIGHER
 from pipelines.errors import EXIT_MODEL, LeadscoreError
-from pipelines.thresholds.approvals import APPROVALS_DIR, load_approval, record_approval
+from pipelines.thresholds.approvals import (
+    APPROVALS_DIR,
+    load_approval,
+    load_approval_history,
+    record_approval,
+)
 from pipelines.tracking import CHAMPION, MODEL_NAME, configure_tracking
 
 logger = logging.getLogger(__name__)
@@ -214,6 +219,27 @@ def show(
             f" 'proposed'.[/yellow] Approve with: leadscore thresholds approve --by NAME"
             f" --version {version}"
         )
+    history = load_approval_history(client=client, model_name=name, version=version)
+    if history:
+        console.print(render_history(history, in_force=approval))
+
+
+def render_history(history: list[dict[str, Any]], *, in_force: dict[str, Any] | None) -> Table:
+    """Every approval of the version, oldest first; the one scoring uses marked."""
+    table = Table(title=f"Approval history ({len(history)})")
+    for header in ("#", "Approved at", "By", "MQL >=", "SQL >=", "Note", ""):
+        table.add_column(header, justify="right" if header.endswith(">=") else "left")
+    for number, record in enumerate(history, start=1):
+        table.add_row(
+            str(number),
+            str(record.get("approved_at", "")),
+            str(record.get("approved_by", "")),
+            f"{float(record['mql_threshold']):.4f}",
+            f"{float(record['sql_threshold']):.4f}",
+            str(record.get("note") or ""),
+            "in force" if record == in_force else "",
+        )
+    return table
 
 
 def approve(

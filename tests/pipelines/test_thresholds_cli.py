@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 
 from models.artifact import LeadScoringModel
 from pipelines.cli import app
-from pipelines.thresholds.approvals import APPROVAL_TAG, approval_file, load_approval
+from pipelines.thresholds.approvals import (
+    APPROVAL_TAG,
+    HISTORY_TAG,
+    approval_file,
+    history_file,
+    load_approval,
+    load_approval_history,
+)
 from pipelines.thresholds.commands import expected_rows, render_table
 from pipelines.tracking import MODEL_NAME
 
@@ -93,7 +100,7 @@ def store(tracking: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.Monkey
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     for tag in client.get_model_version(MODEL_NAME, "1").tags:
-        if tag == APPROVAL_TAG or tag.startswith("approval."):
+        if tag in (APPROVAL_TAG, HISTORY_TAG) or tag.startswith("approval."):
             client.delete_model_version_tag(MODEL_NAME, "1", tag)
     return tmp_path
 
@@ -159,6 +166,45 @@ def test_approve_edited_values_records_them_with_their_expected_effect(store: Pa
     assert (record["mql_threshold"], record["sql_threshold"]) == (0.1, 0.3)
     assert record["edited"] is True and record["proposed_sql_threshold"] == 0.4
     assert record["expected_on_calibration"]["sql"]["leads_per_week"] == 120.0
+
+
+def test_a_second_approval_keeps_the_first_in_the_history(store: Path):
+    approvals = store / "approvals"
+    for by, sql in (("Dana Marketing", "0.4"), ("Sam Sales", "0.3")):
+        result = invoke(
+            "thresholds", "approve", "--by", by, "--sql", sql, "--version", "1",
+            "--approvals-dir", str(approvals),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    client = MlflowClient()
+    history = load_approval_history(client=client, model_name=MODEL_NAME, version="1")
+    assert [(r["approved_by"], r["sql_threshold"]) for r in history] == [
+        ("Dana Marketing", 0.4),
+        ("Sam Sales", 0.3),
+    ]
+    assert history[0]["approved_at"] <= history[1]["approved_at"]
+    in_force = load_approval(client=client, model_name=MODEL_NAME, version="1")
+    assert in_force == history[-1]  # the latest is the one scoring uses
+    lines = history_file(model_name=MODEL_NAME, version="1", directory=approvals).read_text()
+    assert [json.loads(line) for line in lines.splitlines()] == history
+    shown = invoke("thresholds", "show", "--version", "1")
+    assert "Approval history (2)" in shown.output
+    assert "Dana Marketing" in shown.output and shown.output.count("in force") == 1
+
+
+def test_a_version_approved_before_the_history_has_its_one_approval_as_history(store: Path):
+    client = MlflowClient()
+    record = {"approved_by": "Old", "approved_at": "2025-01-01T00:00:00+00:00"}
+    record |= {"mql_threshold": 0.1, "sql_threshold": 0.4}
+    client.set_model_version_tag(MODEL_NAME, "1", APPROVAL_TAG, json.dumps(record))
+    assert load_approval_history(client=client, model_name=MODEL_NAME, version="1") == [record]
+    result = invoke(
+        "thresholds", "approve", "--by", "New", "--version", "1",
+        "--approvals-dir", str(store / "approvals"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    history = load_approval_history(client=client, model_name=MODEL_NAME, version="1")
+    assert [r["approved_by"] for r in history] == ["Old", "New"]
 
 
 @pytest.mark.parametrize(
