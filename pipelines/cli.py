@@ -46,6 +46,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
         "Calibrate probabilities; propose MQL/SQL thresholds.",
     ),
+    "scorecard": (
+        "pipelines.stages.scorecard",
+        "main",
+        "Fit the learned points card; write data/model/learned_rules.yaml.",
+    ),
     "evaluate": (
         "pipelines.stages.evaluate",
         "main",

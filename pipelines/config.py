@@ -212,6 +212,19 @@ class RulesParams:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScorecardParams:
+    """The learned points card (`models.scorecard`)."""
+
+    max_variables: int = 12
+    max_bins: int = 5
+    points_to_double_odds: float = 20.0
+    target: str = "auto"  # labels | distill | auto (the one keeping more of the model's ranking)
+    exclude: list[str] = field(default_factory=lambda: ["job_title", "engagement_score"])
+    max_rows: int = 100000  # train rows the card is fitted on (a random sample above this)
+    seed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class EvaluateParams:
     """Model vs points on the test cohort."""
 
@@ -260,6 +273,7 @@ class Params:
     thresholds: ThresholdsParams = field(default_factory=ThresholdsParams)
     promotion: PromotionParams = field(default_factory=PromotionParams)
     rules: RulesParams = field(default_factory=RulesParams)
+    scorecard: ScorecardParams = field(default_factory=ScorecardParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     report: ReportParams = field(default_factory=ReportParams)
     score: ScoreParams = field(default_factory=ScoreParams)
