@@ -14,8 +14,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import typer
+import yaml
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
+from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from features.build import FeatureConfig, build_feature_table
@@ -52,7 +54,7 @@ from pipelines.artifacts import (
     load_booster,
     load_training_table,
 )
-from pipelines.config import Params, PromotionParams, RulesParams, load_config
+from pipelines.config import Params, PromotionParams, RulesParams, load_config, parse_section
 from pipelines.io import write_json, write_table
 from pipelines.tracking import (
     CHALLENGER,
@@ -398,6 +400,77 @@ def fitted_points_baseline(
     return baseline.fit(calibration_rows, calibration_rows["label"])
 
 
+LEARNED_RULES_FILE = "learned_rules.yaml"  # written by the scorecard stage
+
+
+def learned_points_baseline(
+    table: pd.DataFrame, path: Path, *, hand_raiser_window_days: float | None = None
+) -> PointsBaseline | None:
+    """The learned card (`rules:` of learned_rules.yaml) as a fitted points baseline, read as
+    params.yaml's `rules:` section is; None when the file does not exist."""
+    if not path.is_file():
+        return None
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    rules = parse_section(RulesParams, raw.get("rules") or {}, name="rules", origin=str(path))
+    return fitted_points_baseline(table, rules, hand_raiser_window_days=hand_raiser_window_days)
+
+
+def card_fidelity(
+    *,
+    y: np.ndarray,
+    probability: np.ndarray,
+    model_stage: np.ndarray,
+    card_points: np.ndarray,
+    card_stage: np.ndarray,
+) -> dict[str, Any]:
+    """How much of the model the card keeps on the same leads: Spearman of the card's points
+    with the model's probability, the share of the model's SQL leads the card also puts in
+    SQL, and ROC-AUC (the card ranked by its points) and SQL precision lost against the model."""
+    model_sql, card_sql = model_stage == SQL, card_stage == SQL
+    both_classes = np.unique(y).shape[0] == 2
+    model_auc = float(roc_auc_score(y, probability)) if both_classes else float("nan")
+    card_auc = float(roc_auc_score(y, card_points)) if both_classes else float("nan")
+    model_precision = float(y[model_sql].mean()) if model_sql.any() else float("nan")
+    card_precision = float(y[card_sql].mean()) if card_sql.any() else float("nan")
+    return {
+        "spearman_with_model": float(spearmanr(card_points, probability).statistic),
+        "model_sql_leads": int(model_sql.sum()),
+        "card_sql_leads": int(card_sql.sum()),
+        "share_of_model_sql_in_card_sql": float((model_sql & card_sql).sum() / model_sql.sum())
+        if model_sql.any()
+        else float("nan"),
+        "card_points_roc_auc": card_auc,
+        "roc_auc_lost": model_auc - card_auc,
+        "model_sql_precision": model_precision,
+        "card_sql_precision": card_precision,
+        "sql_precision_lost": model_precision - card_precision,
+    }
+
+
+def learned_points_metrics(
+    *,
+    card: PointsBaseline,
+    test: pd.DataFrame,
+    scored: pd.DataFrame,
+    ece_bins: int,
+    lift_fractions: Sequence[float],
+) -> dict[str, Any]:
+    """`learned_points` (the figures of `model` and `points`) and `fidelity` of the card."""
+    y = test["label"].to_numpy()
+    points = card.decision_function(test)
+    learned = classification_metrics(
+        y, card.predict_proba(test)[:, 1], ece_bins=ece_bins, lift_fractions=lift_fractions
+    )
+    fidelity = card_fidelity(
+        y=y,
+        probability=scored["probability"].to_numpy(),
+        model_stage=scored["stage"].to_numpy(),
+        card_points=points,
+        card_stage=card.predict_stage(test, points=points),
+    )
+    return {"learned_points": learned, "fidelity": fidelity}
+
+
 def metrics_on_test_cohort(
     *,
     table: pd.DataFrame,
@@ -406,8 +479,10 @@ def metrics_on_test_cohort(
     scored: pd.DataFrame,
     points_probability: np.ndarray,
     params: Params,
+    learned_rules: Path | None = None,
 ) -> dict[str, Any]:
-    """Model vs points on the test cohort, plus the truth (synthetic) and the rolling backtest."""
+    """Model vs points on the test cohort, plus the learned card (when `learned_rules` exists),
+    the truth (synthetic) and the rolling backtest."""
     probability = scored["probability"].to_numpy()
     metrics = side_by_side(
         test=test,
@@ -419,6 +494,18 @@ def metrics_on_test_cohort(
         ece_bins=params.evaluate.ece_bins,
         lift_fractions=params.evaluate.lift_fractions,
     )
+    card = None
+    if learned_rules is not None:
+        window = params.thresholds.hand_raiser_window_days
+        card = learned_points_baseline(table, learned_rules, hand_raiser_window_days=window)
+    if card is not None:
+        metrics |= learned_points_metrics(
+            card=card,
+            test=test,
+            scored=scored,
+            ece_bins=params.evaluate.ece_bins,
+            lift_fractions=params.evaluate.lift_fractions,
+        )
     p_true = None
     if params.source.kind == "synthetic" and params.generate.truth_path:
         p_true = truth_for_rows(
@@ -510,6 +597,9 @@ def record_in_run(
         flat = {f"test_{k}": v for k, v in metrics["model"].items()}
         flat |= {f"test_points_{k}": v for k, v in metrics["points"].items()}
         flat |= dict(metrics.get("truth", {}))
+        flat |= {
+            f"test_learned_points_{k}": v for k, v in metrics.get("learned_points", {}).items()
+        }
         mlflow.log_metrics({k: float(v) for k, v in flat.items() if v is not None})
         if metrics.get("by_age_band"):
             mlflow.log_dict(metrics["by_age_band"], "metrics/by_age_band.json")
@@ -553,6 +643,7 @@ def main(
         scored=scored,
         points_probability=points_probability,
         params=settings,
+        learned_rules=model_dir / LEARNED_RULES_FILE,
     )
     y = test["label"].to_numpy()
     rates = stage_rates(

@@ -75,6 +75,9 @@ def test_repro_writes_metrics_and_registers_the_model(project: Path):
     assert metrics["model"]["roc_auc"] > 0.65
     assert metrics["points"]["roc_auc"] > 0.6  # the points baseline is scored on the same leads
     assert metrics["model"]["n"] == metrics["points"]["n"]
+    # the learned card (scorecard stage) on the same leads, and how much of the model it keeps
+    assert metrics["learned_points"]["n"] == metrics["model"]["n"]
+    assert -1.0 <= metrics["fidelity"]["spearman_with_model"] <= 1.0
     for name in ("roc", "precision_recall", "calibration", "gains"):
         assert (project / "data/reports/plots" / f"{name}.csv").stat().st_size > 100
     registered = json.loads((project / "data/model/registered.json").read_text())
