@@ -97,6 +97,8 @@ class ReportContext:
     snapshots: bool = False  # rows are the open base at scoring days (else one row per lead)
     by_age: pd.DataFrame | None = None  # per lead-age band; None when ages are unknown
     in_stage_per_scoring_day: Mapping[str, float] | None = None  # test cohort, per stage
+    scorecard: list[dict[str, Any]] | None = None  # the learned card: variable, bin, points
+    learned_card: Mapping[str, Any] | None = None  # card vs model vs points (metrics.json)
 
 
 # -- from the scored cohort to the context -------------------------------------------------
@@ -240,6 +242,27 @@ def population_fields(
     }
 
 
+def learned_card_figures(
+    metrics: Mapping[str, Any], scorecard: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """Model, learned card and hand-written points on the test cohort (metrics.json), and how
+    much of the model the card keeps; None without a card or its figures."""
+    learned, fidelity = metrics.get("learned_points"), metrics.get("fidelity")
+    if not scorecard or not learned or not fidelity:
+        return None
+    return {
+        "target": scorecard.get("target"),
+        "model_roc_auc": (metrics.get("model") or {}).get("roc_auc", math.nan),
+        "card_roc_auc": fidelity.get("card_points_roc_auc", learned.get("roc_auc", math.nan)),
+        "points_roc_auc": (metrics.get("points") or {}).get("roc_auc", math.nan),
+        "spearman": fidelity.get("spearman_with_model", math.nan),
+        "sql_share": fidelity.get("share_of_model_sql_in_card_sql", math.nan),
+        "model_sql_precision": fidelity.get("model_sql_precision", math.nan),
+        "card_sql_precision": fidelity.get("card_sql_precision", math.nan),
+        "variables": len({row["variable"] for row in scorecard.get("table") or []}),
+    }
+
+
 def build_context(
     *,
     evidence: pd.DataFrame,
@@ -256,11 +279,13 @@ def build_context(
     min_positives: int,
     approval: dict[str, Any] | None,
     timing: CohortTiming | None = None,
+    scorecard: dict[str, Any] | None = None,
 ) -> ReportContext:
     """Every table and number of the page, from the scored test cohort.
 
     `timing`: the test cohort's scoring days and each row's previous snapshot (built from
     the lead ids, which the evidence never holds); without it, one row per lead.
+    `scorecard`: the scorecard stage's scorecard.json (the learned card), when there is one.
     """
     confidence = float(report.confidence)
     y = evidence["label"].to_numpy()
@@ -330,6 +355,8 @@ def build_context(
         ),
         approval=approval,
         hand_raisers_per_week=float((evidence["forced"] & ~evidence["excluded"]).sum() / weeks),
+        scorecard=list((scorecard or {}).get("table") or []) or None,
+        learned_card=learned_card_figures(metrics, scorecard),
         **population_fields(
             evidence, thresholds=thresholds, metrics=metrics, effect=model_effect, timing=timing
         ),
@@ -550,6 +577,8 @@ def page_values(context: ReportContext) -> dict[str, Any]:
             {"leads": leads, "status": status.replace("_", " ")}
             for status, leads in (features_summary.get("by_status") or {}).items()
         ],
+        "scorecard": context.scorecard or [],
+        "learned_card": context.learned_card,
         "unknown_activity_names": [
             {"key": key, "names": ", ".join(names)}
             for key, names in (features_summary.get("unknown_activity_names") or {}).items()

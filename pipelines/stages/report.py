@@ -220,6 +220,7 @@ def main(
         min_positives=config.train.min_positives,
         approval=load_approval(client=client, model_name=MODEL_NAME, version=version),
         timing=timing,
+        scorecard=_read_json(model_dir / "scorecard.json"),
     )
     html = render_report(context)
     report_path = reports_dir / REPORT_FILE

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 from models.stages import assign_stages
 from models.thresholds import CohortTiming, choose_thresholds, snapshot_timing
 from pipelines.config import ReportParams
-from pipelines.report.context import base_rate_drift, build_context
+from pipelines.report.context import base_rate_drift, build_context, learned_card_figures
 from pipelines.report.render import render_report
 from pipelines.stages.report import (
     ARTIFACT_DIR,
@@ -340,3 +340,40 @@ def test_report_shows_stages_in_both_units():
     assert table_text(plain, "stage-units")[1:] == ["SQL | — | — | —", "MQL | — | — | —"]
     assert "New SQLs per week" not in plain and "SQLs per week" in plain
     assert "Each lead of the test period once" in plain and 'id="age-mix"' not in plain
+
+
+def test_report_shows_the_learned_card_beside_model_and_points():
+    scorecard = {
+        "target": "labels",
+        "table": [
+            {"variable": "seniority", "bin": "vp", "points": 20},
+            {"variable": "is_personal_email", "bin": "yes", "points": -33},
+        ],
+    }
+    metrics = {
+        "model": {"ece": 0.01, "brier": 0.07, "roc_auc": 0.76},
+        "points": {"roc_auc": 0.71},
+        "learned_points": {"roc_auc": 0.74},
+        "fidelity": {
+            "card_points_roc_auc": 0.745,
+            "spearman_with_model": 0.74,
+            "share_of_model_sql_in_card_sql": 0.89,
+            "model_sql_precision": 0.145,
+            "card_sql_precision": 0.142,
+        },
+    }
+    html, context = render(*synthetic_evidence())
+    assert "learned-card-table" not in html  # no card: no section
+    html = render_report(
+        dataclasses.replace(
+            context,
+            scorecard=scorecard["table"],
+            learned_card=learned_card_figures(metrics, scorecard),
+        )
+    )
+    rows = table_text(html, "learned-card-table")
+    assert any("seniority" in r and "vp" in r and "20" in r for r in rows)
+    assert any("is_personal_email" in r and "-33" in r for r in rows)
+    comparison = " ".join(table_text(html, "learned-card-comparison"))
+    assert "0.760" in comparison and "0.745" in comparison and "0.710" in comparison
+    assert "89%" in html
