@@ -31,6 +31,7 @@ from models.train import ModelSpec, predict_raw, prepare_matrix
 BOOSTER_FILE = "booster.txt"
 BUNDLE_FILE = "bundle.json"
 OUTPUT_COLUMNS = ["probability", "stage", "rule_score", "rule_stage", "reasons"]
+LEARNED_POINTS = "learned_points"  # after rule_stage, only when the bundle holds a learned card
 
 
 class ScoringBundle:
@@ -45,6 +46,9 @@ class ScoringBundle:
         self.feature_config = FeatureConfig.from_dict(bundle["feature_config"])
         self.calibrator = Calibrator.from_dict(bundle["calibrator"])
         self.rules = PointsBaseline.from_params(bundle["rules"])
+        # the learned points card (scorecard stage); None in bundles without one
+        learned = bundle.get("learned_rules")
+        self.learned = PointsBaseline.from_params(learned) if learned else None
         self.stage_policy = bundle["stage_policy"]
         self._tree_paths: TreePaths | None = None
 
@@ -53,6 +57,14 @@ class ScoringBundle:
         booster = lgb.Booster(model_file=str(Path(directory) / BOOSTER_FILE))
         bundle = json.loads((Path(directory) / BUNDLE_FILE).read_text())
         return cls(booster=booster, bundle=bundle)
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The columns of `score`: `learned_points` after `rule_stage` when a card exists."""
+        if self.learned is None:
+            return list(OUTPUT_COLUMNS)
+        at = OUTPUT_COLUMNS.index("rule_stage") + 1
+        return [*OUTPUT_COLUMNS[:at], LEARNED_POINTS, *OUTPUT_COLUMNS[at:]]
 
     def thresholds(self, override: Mapping[str, Any] | None = None) -> tuple[float, float]:
         """(MQL, SQL) probability thresholds: approved ones when given, else the proposed."""
@@ -148,7 +160,8 @@ class ScoringBundle:
     def score(
         self, table: pd.DataFrame, *, override: Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Probability, stage, points, points stage and reasons per row of the feature table."""
+        """Probability, stage, points, points stage (the learned card's points when the bundle
+        has one) and reasons per row of the feature table."""
         mql, sql = self.thresholds(override)
         top_k = int((override or {}).get("top_reasons", 3))
         method = str((override or {}).get("reasons_method") or REASONS_SHAP)
@@ -170,16 +183,16 @@ class ScoringBundle:
             ),
         )
         points = self.rules.decision_function(table)
-        return pd.DataFrame(
-            {
-                "probability": probability,
-                "stage": stage,
-                "rule_score": points,
-                "rule_stage": self.rules.predict_stage(table, points=points),
-                "reasons": self.reasons_of(contrib, X, top_k=top_k),
-            },
-            index=table.index,
-        )
+        columns = {
+            "probability": probability,
+            "stage": stage,
+            "rule_score": points,
+            "rule_stage": self.rules.predict_stage(table, points=points),
+            "reasons": self.reasons_of(contrib, X, top_k=top_k),
+        }
+        if self.learned is not None:
+            columns[LEARNED_POINTS] = self.learned.decision_function(table)
+        return pd.DataFrame(columns, index=table.index, columns=self.output_columns)
 
 
 def write_bundle(*, directory: Path, booster: lgb.Booster, bundle: Mapping[str, Any]) -> Path:

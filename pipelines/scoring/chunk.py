@@ -35,7 +35,7 @@ from pipelines.scoring.previous import (
     with_previous_stage,
 )
 from pipelines.scoring.settings import (
-    OUTPUT_COLUMNS,
+    LEARNED_POINTS,
     SKIPPED_CONVERTED,
     SKIPPED_NOT_CREATED,
     TABLES,
@@ -341,13 +341,16 @@ def score_leads(
             "stage": scores["stage"].astype(str).array,
             "rule_score": scores["rule_score"].to_numpy(dtype=float),
             "rule_stage": scores["rule_stage"].astype(str).array,
+            LEARNED_POINTS: scores[LEARNED_POINTS].to_numpy(dtype=float)
+            if LEARNED_POINTS in scores
+            else None,
             "reasons": scores["reasons"].astype(str).array,
             "model_version": model.version,
             "thresholds_status": thresholds.status,
             "scored_at": pd.Series(scored_at, index=range(len(table))),
             "lead_age_days": lead_age_days(leads, as_of=as_of),
         },
-        columns=OUTPUT_COLUMNS,
+        columns=model.output_columns,
     )
 
 

@@ -209,7 +209,7 @@ def run_score(
                 temporary=temporary,
                 state=state,
                 progress=progress,
-                with_previous=previous is not None,
+                empty=empty_output(with_previous=previous is not None, learned=job.model.learned),
             )
             timings["score"] = time.perf_counter() - start
             timings["total"] = time.perf_counter() - started
@@ -370,9 +370,10 @@ def write_results(
     temporary: dict[str, Path],
     state: RunState,
     progress: Progress | None,
-    with_previous: bool = False,
+    empty: pd.DataFrame | None = None,
 ) -> None:
-    """Append each bucket's scores and bad rows, in bucket order, to the temporary files."""
+    """Append each bucket's scores and bad rows, in bucket order, to the temporary files
+    (`empty`: the output written when no lead is scored, by default `empty_output()`)."""
     writer = OutputWriter(temporary["output"], fmt=table_format(temporary["output"]))
     quarantine = start_quarantine(temporary["quarantine"])
     for bucket, result in enumerate(results):
@@ -385,7 +386,7 @@ def write_results(
         if progress is not None:
             progress(bucket + 1, n_buckets, state.scored)
     if state.scored == 0:
-        writer.write(empty_output(with_previous=with_previous))
+        writer.write(empty_output() if empty is None else empty)
     writer.close()
 
 

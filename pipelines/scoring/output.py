@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.io import ParquetChunkWriter
-from pipelines.scoring.settings import PREVIOUS_STAGE
+from pipelines.scoring.settings import LEARNED_POINTS, PREVIOUS_STAGE
 
 
 class OutputWriter:
@@ -39,8 +39,9 @@ class OutputWriter:
             self._parquet.close()
 
 
-def empty_output(*, with_previous: bool = False) -> pd.DataFrame:
-    """The output's columns with their types and no rows (`previous_stage` with `--previous`)."""
+def empty_output(*, with_previous: bool = False, learned: bool = False) -> pd.DataFrame:
+    """The output's columns with their types and no rows (`previous_stage` with `--previous`,
+    `learned_points` when the model has a learned card)."""
     text = pd.Series(dtype="str")
     columns = {
         "lead_id": text,
@@ -48,6 +49,7 @@ def empty_output(*, with_previous: bool = False) -> pd.DataFrame:
         "stage": text,
         "rule_score": pd.Series(dtype=float),
         "rule_stage": text,
+        LEARNED_POINTS: pd.Series(dtype=float),
         "reasons": text,
         "model_version": text,
         "thresholds_status": text,
@@ -56,6 +58,8 @@ def empty_output(*, with_previous: bool = False) -> pd.DataFrame:
     }
     if with_previous:
         columns[PREVIOUS_STAGE] = text
+    if not learned:
+        del columns[LEARNED_POINTS]
     return pd.DataFrame(columns)
 
 

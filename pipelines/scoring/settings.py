@@ -27,10 +27,19 @@ OUTPUT_COLUMNS = [
     "scored_at",
     "lead_age_days",
 ]
+LEARNED_POINTS = "learned_points"  # after rule_stage, only when the model has a learned card
 PREVIOUS_STAGE = "previous_stage"  # the output's last column with `--previous`
 SKIPPED_CONVERTED = "converted at or before the as-of moment"
 SKIPPED_NOT_CREATED = "created after the as-of moment (not open yet)"
 TABLES = ("leads", "activities", "outcomes")
+
+
+def output_columns(*, learned: bool) -> list[str]:
+    """The output's columns: `learned_points` after `rule_stage` when the model has a card."""
+    if not learned:
+        return list(OUTPUT_COLUMNS)
+    at = OUTPUT_COLUMNS.index("rule_stage") + 1
+    return [*OUTPUT_COLUMNS[:at], LEARNED_POINTS, *OUTPUT_COLUMNS[at:]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,16 @@ class LoadedModel:
     version: str
     registered_name: str | None
     run_id: str | None
+
+    @property
+    def learned(self) -> bool:
+        """Whether the bundle holds a learned points card (the output then has its points)."""
+        return getattr(self.scorer, "learned", None) is not None
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The output's columns for this model."""
+        return output_columns(learned=self.learned)
 
 
 @dataclass(frozen=True)

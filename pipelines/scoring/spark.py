@@ -79,7 +79,6 @@ from pipelines.scoring.options import (
 )
 from pipelines.scoring.partition import N_SLOTS, ROW, SLOT, TableSource, canonical_names, lead_slots
 from pipelines.scoring.settings import (
-    OUTPUT_COLUMNS,
     TABLES,
     LoadedModel,
     ScoreSettings,
@@ -114,6 +113,9 @@ SCORES = "__scores__"
 RESULT_TYPE = (
     "probability double, stage string, rule_score double, rule_stage string, reasons string"
 )
+LEARNED_RESULT_TYPE = RESULT_TYPE.replace(
+    "rule_stage string,", "rule_stage string, learned_points double,"
+)  # the pyfunc's output when the bundle holds a learned card
 CSV_ROWS = 10_000  # quarantine rows per CSV write
 
 
@@ -547,7 +549,7 @@ def write_scores(
     predict = mlflow.pyfunc.spark_udf(
         prepared.sparkSession,
         pinned_uri(model),
-        result_type=RESULT_TYPE,
+        result_type=LEARNED_RESULT_TYPE if model.learned else RESULT_TYPE,
         env_manager="local",
         params=params,
     )
@@ -565,7 +567,7 @@ def write_scores(
         constants[name].alias(name)
         if name in constants
         else sf.col(name if name == "lead_id" else f"{SCORES}.{name}")
-        for name in OUTPUT_COLUMNS
+        for name in model.output_columns
     ]
     scores.select(*columns).write.mode("overwrite").partitionBy("stage").parquet(path)
 

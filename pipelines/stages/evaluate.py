@@ -85,8 +85,10 @@ def build_bundle(
     model_dir: Path,
     rules: PointsBaseline,
     hand_raiser_to_sql: bool,
+    learned: PointsBaseline | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """(booster, bundle dict) holding everything scoring needs."""
+    """(booster, bundle dict) holding everything scoring needs (`learned`: the learned points
+    card, scored per lead as `learned_points`; none: no such key nor column)."""
     booster, spec = load_booster(model_dir)
     calibrator = json.loads((model_dir / "calibrator.json").read_text())
     thresholds = json.loads((model_dir / "thresholds.json").read_text())
@@ -113,6 +115,8 @@ def build_bundle(
         },
         "references": references,
     }
+    if learned is not None:
+        bundle["learned_rules"] = learned.to_params()
     scorer = ScoringBundle(booster=booster, bundle=bundle)
     calibration_rows = cohort_rows(table, CALIBRATION)
     bundle["references"]["probability"] = reference_distribution(
@@ -479,10 +483,10 @@ def metrics_on_test_cohort(
     scored: pd.DataFrame,
     points_probability: np.ndarray,
     params: Params,
-    learned_rules: Path | None = None,
+    card: PointsBaseline | None = None,
 ) -> dict[str, Any]:
-    """Model vs points on the test cohort, plus the learned card (when `learned_rules` exists),
-    the truth (synthetic) and the rolling backtest."""
+    """Model vs points on the test cohort, plus the learned card (when there is one), the
+    truth (synthetic) and the rolling backtest."""
     probability = scored["probability"].to_numpy()
     metrics = side_by_side(
         test=test,
@@ -494,10 +498,6 @@ def metrics_on_test_cohort(
         ece_bins=params.evaluate.ece_bins,
         lift_fractions=params.evaluate.lift_fractions,
     )
-    card = None
-    if learned_rules is not None:
-        window = params.thresholds.hand_raiser_window_days
-        card = learned_points_baseline(table, learned_rules, hand_raiser_window_days=window)
     if card is not None:
         metrics |= learned_points_metrics(
             card=card,
@@ -622,8 +622,10 @@ def main(
     """Compare model and points on the test cohort, log the model, apply the promotion gate."""
     settings = load_config(params)
     table, config = load_training_table(features_dir)
-    rules = fitted_points_baseline(
-        table, settings.rules, hand_raiser_window_days=settings.thresholds.hand_raiser_window_days
+    window = settings.thresholds.hand_raiser_window_days
+    rules = fitted_points_baseline(table, settings.rules, hand_raiser_window_days=window)
+    card = learned_points_baseline(
+        table, model_dir / LEARNED_RULES_FILE, hand_raiser_window_days=window
     )
     booster, bundle = build_bundle(
         table=table,
@@ -631,6 +633,7 @@ def main(
         model_dir=model_dir,
         rules=rules,
         hand_raiser_to_sql=settings.thresholds.hand_raiser_to_sql,
+        learned=card,
     )
     scorer = ScoringBundle(booster=booster, bundle=bundle)
     test = cohort_rows(table, TEST)
@@ -643,7 +646,7 @@ def main(
         scored=scored,
         points_probability=points_probability,
         params=settings,
-        learned_rules=model_dir / LEARNED_RULES_FILE,
+        card=card,
     )
     y = test["label"].to_numpy()
     rates = stage_rates(

@@ -13,14 +13,15 @@ import yaml
 from pipelines.scoring.job import load_model
 from pipelines.scoring.options import DEFAULT_MODEL_URI
 from pipelines.scoring.settings import TABLES, LoadedModel
-from pipelines.stages import calibrate, evaluate, extract, featurize, generate, train
+from pipelines.stages import calibrate, evaluate, extract, featurize, generate, scorecard, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """generate -> evaluate in-process in a temporary directory with its own MLflow store."""
+    """generate -> evaluate (scorecard included) in-process, in a temporary directory with its
+    own MLflow store."""
     directory = tmp_path_factory.mktemp("score_project")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["generate"]["n_leads"] = 6000
@@ -37,7 +38,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{directory / 'mlflow.db'}"
     os.chdir(directory)
     try:
-        for stage in (generate, extract, featurize, train, calibrate, evaluate):
+        for stage in (generate, extract, featurize, train, calibrate, scorecard, evaluate):
             stage.main()
         yield directory
     finally:

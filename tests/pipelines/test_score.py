@@ -11,13 +11,16 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from models.artifact import REASONS_PATH
+from models.rules import PointsBaseline
 from pipelines.cli import app
 from pipelines.errors import DataQualityError
 from pipelines.scoring import chunk as score_chunk
@@ -88,6 +91,35 @@ def test_scores_equal_training_time_predictions(
         for column in ("stage", "rule_stage", "reasons"):
             assert scored[column] == expected[column]
         assert scored["rule_score"] == pytest.approx(expected["rule_score"])
+
+
+def test_scores_carry_the_learned_cards_points(
+    project: Path, champion: LoadedModel, interim: dict[str, Path], tmp_path: Path
+):
+    """The bundle holds the scorecard stage's card: each lead's learned_points are the card's
+    whole-number points (learned_rules.yaml read as params' rules:) on its features."""
+    assert champion.output_columns == [*OUTPUT_COLUMNS[:5], "learned_points", *OUTPUT_COLUMNS[5:]]
+    raw = yaml.safe_load((project / "data/model/learned_rules.yaml").read_text())
+    card = PointsBaseline.from_params(raw["rules"])
+    features = pd.read_parquet(project / "data/features/features.parquet")
+    row = features[features["cohort"] == "test"].sample(1, random_state=1).iloc[0]
+    output = tmp_path / "scores.parquet"
+    score_files(
+        champion,
+        leads=interim["leads"],
+        activities=interim["activities"],
+        outcomes=interim["outcomes"],
+        output=output,
+        as_of=row["as_of"],
+    )
+    scored = pd.read_parquet(output)
+    assert list(scored.columns) == champion.output_columns
+    points = scored["learned_points"].to_numpy()
+    assert len(points) > 0 and np.array_equal(points, np.round(points))
+    assert np.unique(points).shape[0] > 1
+    same = features[(features["lead_id"] == row["lead_id"]) & (features["as_of"] == row["as_of"])]
+    got = scored.set_index("lead_id").loc[row["lead_id"], "learned_points"]
+    assert got == card.decision_function(same)[0]
 
 
 def test_chunk_size_never_changes_a_result(
@@ -244,7 +276,7 @@ def test_unknown_categories_and_missing_optional_columns(champion: LoadedModel, 
     scored = pd.read_parquet(output)
     assert summary["counts"]["scored"] == 3
     assert scored["probability"].between(0, 1).all()
-    assert list(scored.columns) == OUTPUT_COLUMNS
+    assert list(scored.columns) == champion.output_columns
 
 
 def test_model_by_run_uri_and_by_registry_version(champion: LoadedModel, tmp_path: Path):
@@ -584,7 +616,7 @@ def test_previous_output_gives_previous_stage_and_stage_changes(
         previous=previous_path,
     )
     scored = pd.read_parquet(output)
-    assert list(scored.columns) == [*OUTPUT_COLUMNS, "previous_stage"]
+    assert list(scored.columns) == [*champion.output_columns, "previous_stage"]
     got = dict(zip(scored["lead_id"], scored["previous_stage"], strict=True))
     for lead, stage in expected.items():
         if lead in got:  # the same output as before, but for the edits

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.scoring.local import run_score
 from pipelines.scoring.partition import ROW, SLOT
-from pipelines.scoring.settings import OUTPUT_COLUMNS, LoadedModel, ScoreSettings
+from pipelines.scoring.settings import LoadedModel, ScoreSettings
 from pipelines.scoring.spark import (
     BAD,
     KIND,
@@ -110,7 +110,7 @@ def test_spark_engine_scores_and_quarantines_as_the_single_machine_job(
     summaries = score_both(spark, champion, paths, tmp_path)
     local = pd.read_parquet(tmp_path / "local.parquet").sort_values("lead_id")
     on_spark = pd.read_parquet(tmp_path / "spark.parquet").sort_values("lead_id")
-    on_spark = on_spark.assign(stage=on_spark["stage"].astype(str))[OUTPUT_COLUMNS]
+    on_spark = on_spark.assign(stage=on_spark["stage"].astype(str))[champion.output_columns]
     assert len(local) == summaries["local"]["counts"]["scored"] > 150
     pd.testing.assert_series_equal(
         local["probability"].reset_index(drop=True),
@@ -119,7 +119,7 @@ def test_spark_engine_scores_and_quarantines_as_the_single_machine_job(
         rtol=0,
         atol=1e-9,
     )
-    columns = [c for c in OUTPUT_COLUMNS if c not in ("probability", "scored_at")]
+    columns = [c for c in champion.output_columns if c not in ("probability", "scored_at")]
     pd.testing.assert_frame_equal(
         local[columns].reset_index(drop=True),
         on_spark[columns].reset_index(drop=True),
