@@ -150,3 +150,8 @@ def _best_cuts(
         int(calibration_end[best]),
         int(first_test[best]),
     )
+
+
+def holds_snapshots(table: pd.DataFrame) -> bool:
+    """True when leads sit in the table at several moments (snapshots of the open lead base)."""
+    return bool(table["lead_id"].duplicated().any())

@@ -29,3 +29,8 @@ def load_booster(model_dir: Path) -> tuple[lgb.Booster, ModelSpec]:
     booster = lgb.Booster(model_file=str(model_dir / "booster.txt"))
     spec = ModelSpec.from_dict(json.loads((model_dir / "model_spec.json").read_text()))
     return booster, spec
+
+
+def read_calibrator(model_dir: Path) -> dict:
+    """The calibrate stage's calibrator, as stored (`models.calibration.Calibrator.from_dict`)."""
+    return json.loads((model_dir / "calibrator.json").read_text())

@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from features.build import FeatureConfig, build_feature_table
-from features.split import CALIBRATION, TEST, TRAIN, cohort_rows
+from features.split import CALIBRATION, TEST, TRAIN, cohort_rows, holds_snapshots
 from models.artifact import (
     REASONS_SHAP,
     LeadScoringModel,
@@ -53,6 +53,7 @@ from pipelines.artifacts import (
     REPORTS_DIR,
     load_booster,
     load_training_table,
+    read_calibrator,
 )
 from pipelines.config import Params, PromotionParams, RulesParams, load_config, parse_section
 from pipelines.io import write_json, write_table
@@ -90,7 +91,7 @@ def build_bundle(
     """(booster, bundle dict) holding everything scoring needs (`learned`: the learned points
     card, scored per lead as `learned_points`; none: no such key nor column)."""
     booster, spec = load_booster(model_dir)
-    calibrator = json.loads((model_dir / "calibrator.json").read_text())
+    calibrator = read_calibrator(model_dir)
     thresholds = json.loads((model_dir / "thresholds.json").read_text())
     train_rows = cohort_rows(table, TRAIN)
     gain = booster.feature_importance(importance_type="gain")
@@ -529,13 +530,12 @@ def metrics_on_test_cohort(
         )
     blocks = params.evaluate.rolling_blocks
     if blocks > 0:
-        snapshots = bool(table["lead_id"].duplicated().any())
         rolling = rolling_backtest(
             table=table,
             config=config,
             options=params.train,
             blocks=blocks,
-            horizon_days=params.label.horizon_days if snapshots else None,
+            horizon_days=params.label.horizon_days if holds_snapshots(table) else None,
         )
         metrics["model_rolling_retrain"] = classification_metrics(
             test["label"].to_numpy(), rolling, ece_bins=params.evaluate.ece_bins

@@ -26,7 +26,13 @@ from models.scorecard import DISTILL, LABELS, PointsCard, card_thresholds, fit_c
 from models.stages import disqualified_mask, hand_raiser_mask
 from models.thresholds import cohort_timing
 from models.train import ModelSpec, predict_raw, prepare_matrix
-from pipelines.artifacts import FEATURES_DIR, MODEL_DIR, load_booster, load_training_table
+from pipelines.artifacts import (
+    FEATURES_DIR,
+    MODEL_DIR,
+    load_booster,
+    load_training_table,
+    read_calibrator,
+)
 from pipelines.config import Params, load_config
 from pipelines.io import atomic_path, write_json
 
@@ -165,7 +171,7 @@ def main(
     settings = load_config(params)
     table, _ = load_training_table(features_dir)
     booster, spec = load_booster(model_dir)
-    calibrator = Calibrator.from_dict(json.loads((model_dir / "calibrator.json").read_text()))
+    calibrator = Calibrator.from_dict(read_calibrator(model_dir))
     train = cohort_rows(table, TRAIN)
     if len(train) > settings.scorecard.max_rows:
         train = train.sample(settings.scorecard.max_rows, random_state=settings.scorecard.seed)

@@ -9,6 +9,7 @@ from typing import Annotated
 import mlflow
 import typer
 
+from features.split import holds_snapshots
 from models.train import NotEnoughDataError, train_model
 from pipelines.artifacts import FEATURES_DIR, MODEL_DIR, load_training_table
 from pipelines.config import load_config, load_params
@@ -37,13 +38,12 @@ def main(
     settings = load_config(params)
     # Snapshots hold a lead at several moments with overlapping label windows: a gap of one
     # horizon keeps the early-stopping slice from rewarding leads learnt by heart.
-    snapshots = bool(table["lead_id"].duplicated().any())
     try:
         booster, spec, metrics = train_model(
             table=table,
             config=config,
             options=settings.train,
-            purge_days=settings.label.horizon_days if snapshots else None,
+            purge_days=settings.label.horizon_days if holds_snapshots(table) else None,
         )
     except NotEnoughDataError as exc:
         raise DataQualityError(str(exc)) from exc
