@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.split import cohort_weeks
+from models.bundle import LEARNED_POINTS
 from models.evaluation import (
     age_band_frame,
     calibration_points,
@@ -25,6 +26,7 @@ from models.evaluation import (
     lift_and_gains,
     metrics_by_age_band,
 )
+from models.rules import PointsBaseline
 from models.stages import DISQUALIFIED, MQL, SQL, STAGE_ORDER
 from models.thresholds import (
     MQL_OR_HIGHER,
@@ -45,6 +47,7 @@ ENOUGH_PERIOD_CONVERSIONS = 100
 AGE_COLUMN = "lead_age_days"
 STAGE_UNIT_KEYS = ("in_stage_per_scoring_day", "entering_per_week")
 MAX_QUARANTINED_SHARE = 0.01
+LEARNED_STAGE = "learned_stage"  # the learned card's stage per lead (beside `learned_points`)
 
 
 @dataclass(frozen=True)
@@ -99,29 +102,32 @@ class ReportContext:
     in_stage_per_scoring_day: Mapping[str, float] | None = None  # test cohort, per stage
     scorecard: list[dict[str, Any]] | None = None  # the learned card: variable, bin, points
     learned_card: Mapping[str, Any] | None = None  # card vs model vs points (metrics.json)
+    card_effect: pd.DataFrame | None = None  # the learned card's stages on the test cohort
+    card_thresholds: Mapping[str, float] | None = None  # the card's MQL/SQL points
 
 
 # -- from the scored cohort to the context -------------------------------------------------
 
 
 def lift_rows(
-    y: np.ndarray, model: np.ndarray, points: np.ndarray, fractions: list[float]
+    y: np.ndarray,
+    model: np.ndarray,
+    points: np.ndarray,
+    fractions: list[float],
+    card: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Lift and gains in the top shares of leads, model beside points, as display text."""
-    by_model = lift_and_gains(y, model, fractions)
-    by_points = lift_and_gains(y, points, fractions)
+    """Lift and gains in the top shares of leads, model beside points (and the learned card's
+    points when given, as `card` and `card_gains`), as display text."""
+    scorers = {"model": model, "points": points} | ({"card": card} if card is not None else {})
+    figures = {name: lift_and_gains(y, score, fractions) for name, score in scorers.items()}
     rows = []
     for fraction in fractions:
         label = fraction_label(fraction)
-        rows.append(
-            {
-                "share": f"{fraction:.0%}",
-                "model": f"{by_model[f'lift_at_{label}']:.1f}x",
-                "points": f"{by_points[f'lift_at_{label}']:.1f}x",
-                "model_gains": f"{by_model[f'gains_at_{label}']:.0%}",
-                "points_gains": f"{by_points[f'gains_at_{label}']:.0%}",
-            }
-        )
+        row = {"share": f"{fraction:.0%}"}
+        for name, by_scorer in figures.items():
+            row[name] = f"{by_scorer[f'lift_at_{label}']:.1f}x"
+            row[f"{name}_gains"] = f"{by_scorer[f'gains_at_{label}']:.0%}"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -210,15 +216,79 @@ def _in_stage_per_scoring_day(
     return stage_counts_per_moment(evidence)
 
 
+def with_learned_card(
+    evidence: pd.DataFrame, *, card: PointsBaseline | None, rows: pd.DataFrame
+) -> pd.DataFrame:
+    """The evidence with the learned card's points and stage per lead, computed as the
+    hand-written points' are (the card is a points baseline with its own MQL/SQL points, the
+    same hand-raiser and negative rules); unchanged without a card."""
+    if card is None:
+        return evidence
+    points = card.decision_function(rows)
+    stage = card.predict_stage(rows, points=points)
+    return evidence.assign(**{LEARNED_POINTS: np.asarray(points), LEARNED_STAGE: stage})
+
+
+def has_learned_card(evidence: pd.DataFrame) -> bool:
+    """Whether the evidence holds the learned card's points and stages."""
+    return LEARNED_POINTS in evidence.columns and LEARNED_STAGE in evidence.columns
+
+
 def gains_frame(y: np.ndarray, evidence: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative gains of the model and the points on the same leads (one tidy frame)."""
-    return pd.concat(
-        [
-            gains_points(y, evidence["probability"], model="model"),
-            gains_points(y, evidence["rule_score"], model="points"),
-        ],
-        ignore_index=True,
-    )
+    """Cumulative gains of the model, the points and (when scored) the learned card on the
+    same leads (one tidy frame; `model` names the scorer)."""
+    curves = [
+        gains_points(y, evidence["probability"], model="model"),
+        gains_points(y, evidence["rule_score"], model="points"),
+    ]
+    if has_learned_card(evidence):
+        curves.append(gains_points(y, evidence[LEARNED_POINTS], model="learned_card"))
+    return pd.concat(curves, ignore_index=True)
+
+
+def card_point_thresholds(scorecard: Mapping[str, Any] | None) -> dict[str, float] | None:
+    """The learned card's MQL/SQL points (scorecard.json), or None without them."""
+    chosen = (scorecard or {}).get("thresholds") or {}
+    if "mql_points" not in chosen or "sql_points" not in chosen:
+        return None
+    return {"mql_points": float(chosen["mql_points"]), "sql_points": float(chosen["sql_points"])}
+
+
+def scorer_comparison(
+    y: np.ndarray,
+    evidence: pd.DataFrame,
+    *,
+    effect_kwargs: Mapping[str, Any],
+    fractions: list[float],
+) -> dict[str, Any]:
+    """The context's model-vs-points (and learned card) fields: stage effects, movement,
+    gains, lift and funnels on the same test leads."""
+    model_effect = stage_effect(y, evidence["stage"].to_numpy(), **effect_kwargs)
+    points_effect = stage_effect(y, evidence["rule_stage"].to_numpy(), **effect_kwargs)
+    card = has_learned_card(evidence)
+    points_sql = points_effect.set_index("stage").loc[SQL]
+    return {
+        "model_effect": model_effect,
+        "points_effect": points_effect,
+        "card_effect": stage_effect(y, evidence[LEARNED_STAGE].to_numpy(), **effect_kwargs)
+        if card
+        else None,
+        "movement": stage_movement(evidence["rule_stage"].to_numpy(), evidence["stage"].to_numpy()),
+        "points_sql": {
+            "leads_per_week": float(points_sql["leads_per_week"]),
+            "precision": float(points_sql["precision"]),
+        },
+        "gains": gains_frame(y, evidence),
+        "lift": lift_rows(
+            y,
+            evidence["probability"].to_numpy(),
+            evidence["rule_score"].to_numpy(),
+            fractions,
+            card=evidence[LEARNED_POINTS].to_numpy(dtype=float) if card else None,
+        ),
+        "funnel_model": funnel(y, evidence["stage"].to_numpy()),
+        "funnel_points": funnel(y, evidence["rule_stage"].to_numpy()),
+    }
 
 
 def population_fields(
@@ -286,6 +356,8 @@ def build_context(
     `timing`: the test cohort's scoring days and each row's previous snapshot (built from
     the lead ids, which the evidence never holds); without it, one row per lead.
     `scorecard`: the scorecard stage's scorecard.json (the learned card), when there is one.
+    The learned card joins the stage table and the gains when the evidence holds its points
+    and stages (`with_learned_card`).
     """
     confidence = float(report.confidence)
     y = evidence["label"].to_numpy()
@@ -297,11 +369,12 @@ def build_context(
         "seed": report.seed,
         "confidence": confidence,
     }
-    model_effect = stage_effect(y, evidence["stage"].to_numpy(), **effect_kwargs)
-    points_effect = stage_effect(y, evidence["rule_stage"].to_numpy(), **effect_kwargs)
+    compared = scorer_comparison(
+        y, evidence, effect_kwargs=effect_kwargs, fractions=[float(f) for f in lift_fractions]
+    )
     expected = pd.DataFrame(thresholds.get("expected") or [])
     if expected.empty:  # bundles from before intervals were stored: show the test figures
-        expected = model_effect
+        expected = compared["model_effect"]
     curve = stage_curve(
         y,
         evidence["probability"].to_numpy(),
@@ -309,8 +382,6 @@ def build_context(
         excluded=evidence["excluded"].to_numpy(),
         timing=timing,
     )
-    points_sql = points_effect.set_index("stage").loc[SQL]
-    fractions = [float(f) for f in lift_fractions]
     return ReportContext(
         model_name=MODEL_NAME,
         model_version=str(version),
@@ -321,10 +392,7 @@ def build_context(
         weeks=weeks,
         confidence=confidence,
         thresholds=thresholds,
-        model_effect=model_effect,
-        points_effect=points_effect,
         expected_effect=expected,
-        movement=stage_movement(evidence["rule_stage"].to_numpy(), evidence["stage"].to_numpy()),
         what_if=what_if_table(curve, weeks=weeks, timing=timing),
         capacity=capacity_table(
             curve,
@@ -332,19 +400,9 @@ def build_context(
             timing=timing,
             leads_per_week=list(report.capacities_per_week),
         ),
-        points_sql={
-            "leads_per_week": float(points_sql["leads_per_week"]),
-            "precision": float(points_sql["precision"]),
-        },
         calibration=calibration_points(y, evidence["probability"]),
         calibration_metrics=metrics.get("model") or {},
-        gains=gains_frame(y, evidence),
-        lift=lift_rows(
-            y, evidence["probability"].to_numpy(), evidence["rule_score"].to_numpy(), fractions
-        ),
         drivers=drivers,
-        funnel_model=funnel(y, evidence["stage"].to_numpy()),
-        funnel_points=funnel(y, evidence["rule_stage"].to_numpy()),
         points_thresholds=points_thresholds,
         extract_summary=extract_summary,
         features_summary=features_summary,
@@ -357,8 +415,14 @@ def build_context(
         hand_raisers_per_week=float((evidence["forced"] & ~evidence["excluded"]).sum() / weeks),
         scorecard=list((scorecard or {}).get("table") or []) or None,
         learned_card=learned_card_figures(metrics, scorecard),
+        card_thresholds=card_point_thresholds(scorecard) if has_learned_card(evidence) else None,
+        **compared,
         **population_fields(
-            evidence, thresholds=thresholds, metrics=metrics, effect=model_effect, timing=timing
+            evidence,
+            thresholds=thresholds,
+            metrics=metrics,
+            effect=compared["model_effect"],
+            timing=timing,
         ),
     )
 
@@ -529,6 +593,11 @@ def page_values(context: ReportContext) -> dict[str, Any]:
         "confidence": context.confidence,
         "model": _rows_by_stage(context.model_effect),
         "points": _rows_by_stage(context.points_effect),
+        "card": _rows_by_stage(context.card_effect) if context.card_effect is not None else None,
+        "card_thresholds": {
+            "mql": (context.card_thresholds or {}).get("mql_points", math.nan),
+            "sql": (context.card_thresholds or {}).get("sql_points", math.nan),
+        },
         "stage_table": [*reversed(STAGE_ORDER), MQL_OR_HIGHER],
         "disqualified": DISQUALIFIED,
         "mql_threshold": context.thresholds["mql"]["threshold"],

@@ -24,6 +24,11 @@ from models.stages import STAGE_ORDER
 
 MODEL_COLOUR = "#2457d6"
 POINTS_COLOUR = "#e08a1e"
+CARD_COLOUR = "#7c3aed"
+MODEL_LABEL = "Model"
+CARD_LABEL = "Learned points card"
+POINTS_LABEL = "Points system"
+HAND_WRITTEN_LABEL = "Hand-written points (today)"  # beside the learned card, which is points too
 MUTED = "#6b7280"
 GRID = "#e5e7eb"
 
@@ -119,16 +124,23 @@ def plot_what_if(
     return svg(fig, label="What-if: weekly SQL volume against precision and expected conversions")
 
 
-def plot_stage_rates(model: pd.DataFrame, points: pd.DataFrame) -> str:
-    """Conversion rate per stage with its interval, model beside points."""
+def plot_stage_rates(
+    model: pd.DataFrame, points: pd.DataFrame, card: pd.DataFrame | None = None
+) -> str:
+    """Conversion rate per stage with its interval, model beside the learned points card (when
+    given) and the points system."""
     fig, ax = _figure(10.6, 3.3)
     stages = list(STAGE_ORDER)
-    width = 0.38
-    for offset, (name, frame, colour) in enumerate(
-        (("Model", model, MODEL_COLOUR), ("Points system", points, POINTS_COLOUR))
-    ):
+    scorers = [(MODEL_LABEL, model, MODEL_COLOUR)]
+    if card is not None:
+        scorers.append((CARD_LABEL, card, CARD_COLOUR))
+    scorers.append(
+        (HAND_WRITTEN_LABEL if card is not None else POINTS_LABEL, points, POINTS_COLOUR)
+    )
+    width = 0.76 / len(scorers)
+    for offset, (name, frame, colour) in enumerate(scorers):
         rows = frame.set_index("stage").reindex(stages)
-        x = [i + (offset - 0.5) * width for i in range(len(stages))]
+        x = [i + (offset - (len(scorers) - 1) / 2) * width for i in range(len(stages))]
         value = rows["precision"].fillna(0)
         errors = [
             (value - rows["precision_low"].fillna(0)).clip(lower=0),
@@ -139,7 +151,8 @@ def plot_stage_rates(model: pd.DataFrame, points: pd.DataFrame) -> str:
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("Share that convert")
     ax.legend(frameon=False, loc="upper left")
-    return svg(fig, label="Conversion rate per stage, model and points system")
+    compared = "model, learned points card and hand-written points" if card is not None else None
+    return svg(fig, label=f"Conversion rate per stage, {compared or 'model and points system'}")
 
 
 def plot_calibration(calibration: pd.DataFrame) -> str:
@@ -167,21 +180,27 @@ def plot_calibration(calibration: pd.DataFrame) -> str:
 
 
 def plot_gains(gains: pd.DataFrame) -> str:
-    """Cumulative gains of the model and the points system, with the random line."""
+    """Cumulative gains of the model, the learned points card (when in `gains`) and the points
+    system, with the random line."""
     fig, ax = _figure(5.1, 3.9)
     ax.plot([0, 1], [0, 1], color=MUTED, ls=":", lw=1.2, label="Random order")
+    card = bool((gains["model"] == "learned_card").any())
     for name, label, colour in (
-        ("model", "Model", MODEL_COLOUR),
-        ("points", "Points system", POINTS_COLOUR),
+        ("model", MODEL_LABEL, MODEL_COLOUR),
+        ("learned_card", CARD_LABEL, CARD_COLOUR),
+        ("points", HAND_WRITTEN_LABEL if card else POINTS_LABEL, POINTS_COLOUR),
     ):
         rows = gains[gains["model"] == name]
+        if rows.empty:
+            continue
         ax.plot(rows["share_contacted"], rows["share_converted"], color=colour, lw=2, label=label)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel("Leads contacted, best first")
     ax.set_ylabel("Share of all conversions reached")
     ax.legend(frameon=False, loc="lower right")
-    return svg(fig, label="Gains: share of conversions reached, model against points system")
+    against = "learned points card and hand-written points" if card else "points system"
+    return svg(fig, label=f"Gains: share of conversions reached, model against {against}")
 
 
 def plot_drivers(drivers: pd.DataFrame) -> str:

@@ -63,7 +63,9 @@ def report_plots(context: ReportContext) -> dict[str, Markup]:
     """The page's plots as inline SVG markup, by name (calibration by age only with ages)."""
     sql_row = context.model_effect.set_index("stage").loc[SQL]
     plots = {
-        "stage_rates": plot_stage_rates(context.model_effect, context.points_effect),
+        "stage_rates": plot_stage_rates(
+            context.model_effect, context.points_effect, context.card_effect
+        ),
         "what_if": plot_what_if(
             context.what_if,
             proposed={

@@ -15,18 +15,29 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from nbclient import NotebookClient
 
+from features.split import TEST, cohort_rows
 from models.stages import assign_stages
-from models.thresholds import CohortTiming, choose_thresholds, snapshot_timing
+from models.thresholds import CohortTiming, choose_thresholds, cohort_timing, snapshot_timing
+from pipelines.artifacts import load_training_table
 from pipelines.config import ReportParams
-from pipelines.report.context import base_rate_drift, build_context, learned_card_figures
+from pipelines.report.context import (
+    base_rate_drift,
+    build_context,
+    learned_card_figures,
+    with_learned_card,
+)
 from pipelines.report.render import render_report
+from pipelines.scoring.settings import LoadedModel
 from pipelines.stages.report import (
     ARTIFACT_DIR,
     EVIDENCE_FILE,
     STAGE_METRICS_FILE,
     effect_metrics,
+    stage_evidence,
+    with_lead_age,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +94,7 @@ def render(
     thresholds: dict,
     metrics: dict | None = None,
     timing: CohortTiming | None = None,
+    scorecard: dict | None = None,
 ) -> tuple[str, object]:
     context = build_context(
         evidence=evidence,
@@ -105,6 +117,7 @@ def render(
         min_positives=40,
         approval=None,
         timing=timing,
+        scorecard=scorecard,
     )
     return render_report(context), context
 
@@ -377,3 +390,105 @@ def test_report_shows_the_learned_card_beside_model_and_points():
     comparison = " ".join(table_text(html, "learned-card-comparison"))
     assert "0.760" in comparison and "0.745" in comparison and "0.710" in comparison
     assert "89%" in html
+
+
+# -- the real small pipeline (tests/pipelines/conftest.py): learned card and segments ------
+
+
+@pytest.fixture(scope="module")
+def pipeline_report(project: Path, champion: LoadedModel) -> dict:
+    """The report's inputs as the report stage builds them from the pipeline's registered model:
+    the test cohort's evidence with the learned card's points and stages, the thresholds,
+    metrics.json and scorecard.json."""
+    table, _ = load_training_table(project / "data/features")
+    rows = cohort_rows(table, TEST)
+    scorer = champion.scorer
+    evidence = with_learned_card(
+        with_lead_age(stage_evidence(scorer, rows), rows), card=scorer.learned, rows=rows
+    )
+    thresholds = scorer.bundle["thresholds"]
+    every_days = thresholds.get("snapshot_every_days")
+    timing = cohort_timing(
+        rows,
+        snapshots=every_days is not None,
+        every_days=float(every_days or 1.0),
+        fallback_weeks=13.0,
+        sample_rate=float(thresholds.get("sample_rate") or 1.0),
+    )
+    return {
+        "evidence": evidence,
+        "thresholds": thresholds,
+        "timing": timing,
+        "metrics": json.loads((project / "data/reports/metrics.json").read_text()),
+        "scorecard": json.loads((project / "data/model/scorecard.json").read_text()),
+        "card": yaml.safe_load((project / "data/model/learned_rules.yaml").read_text())["rules"],
+    }
+
+
+def render_pipeline(inputs: dict, **changes: object) -> tuple[str, object]:
+    """The page from the pipeline's inputs, with some of them replaced."""
+    inputs = inputs | changes
+    return render(
+        inputs["evidence"],
+        inputs["thresholds"],
+        inputs["metrics"],
+        inputs["timing"],
+        scorecard=inputs["scorecard"],
+    )
+
+
+def svg_text(html: str, label: str) -> str:
+    """The text of the inline plot whose accessible label starts with `label`."""
+    found = re.search(rf'<svg[^>]*aria-label="{label}[^"]*".*?</svg>', html, flags=re.S)
+    assert found, f"plot missing: {label}"
+    return re.sub(r"<[^>]+>", " ", found.group(0))
+
+
+def test_stage_table_and_gains_set_the_learned_card_beside_model_and_points(
+    pipeline_report: dict,
+):
+    html, context = render_pipeline(pipeline_report)
+    stages = table_text(html, "stage-comparison")
+    assert stages[0].split(" | ")[2:] == [
+        "Model",
+        "Learned points card",
+        "Hand-written points (today)",
+    ]
+    card = context.card_effect.set_index("stage")
+    points = context.points_effect.set_index("stage")
+    for stage in ("SQL", "MQL", "IQL", "DISQUALIFIED", "MQL or higher"):
+        cells = next(r for r in stages[2:] if r.startswith(f"{stage} |")).split(" | ")
+        assert cells[5:] == [
+            f"{card.loc[stage, 'leads_per_week']:,.0f}",
+            f"{card.loc[stage, 'precision']:.1%}",
+            f"{points.loc[stage, 'leads_per_week']:,.0f}",
+            f"{points.loc[stage, 'precision']:.1%}",
+        ]
+    # the card's stages are its own (its MQL/SQL points), as evaluate staged it on these leads
+    fidelity = pipeline_report["metrics"]["fidelity"]
+    assert card.loc["SQL", "precision"] == pytest.approx(fidelity["card_sql_precision"])
+    assert (pipeline_report["evidence"]["learned_stage"] == "SQL").sum() == fidelity[
+        "card_sql_leads"
+    ]
+    rules = pipeline_report["card"]
+    assert f"MQL from\n{rules['mql_points']:,.0f} points, SQL from {rules['sql_points']:,.0f}" in (
+        html
+    )
+    assert set(context.gains["model"]) == {"model", "learned_card", "points"}
+    gains = svg_text(html, "Gains")
+    for label in ("Model", "Learned points card", "Hand-written points (today)"):
+        assert label in gains, f"gains curve missing: {label}"
+    assert "Learned points card" in svg_text(html, "Conversion rate per stage")
+    lift = table_text(html, "lift-comparison")
+    assert lift[1].split(" | ")[1:4] == ["Model", "Learned card", "Hand-written points"]
+
+
+def test_report_without_a_learned_card_shows_model_and_points_only(pipeline_report: dict):
+    evidence = pipeline_report["evidence"].drop(columns=["learned_points", "learned_stage"])
+    html, context = render_pipeline(pipeline_report, evidence=evidence, scorecard={})
+    assert context.card_effect is None and set(context.gains["model"]) == {"model", "points"}
+    assert table_text(html, "stage-comparison")[0].endswith(
+        "Points: leads / week | Points: convert"
+    )
+    assert "Learned points card" not in svg_text(html, "Gains")
+    assert "learned-card" not in html and "lift-comparison" not in html
