@@ -17,6 +17,7 @@ import pandas as pd
 
 from features.build import FeatureConfig
 from features.naming import describe_feature
+from features.vocabulary import slug
 from models.attribution import TreePaths, contributions
 from models.calibration import Calibrator
 from models.reasons import REASONS_PATH, REASONS_SHAP
@@ -32,6 +33,7 @@ BOOSTER_FILE = "booster.txt"
 BUNDLE_FILE = "bundle.json"
 OUTPUT_COLUMNS = ["probability", "stage", "rule_score", "rule_stage", "reasons"]
 LEARNED_POINTS = "learned_points"  # after rule_stage, only when the bundle holds a learned card
+SEGMENT = "segment"  # last, only when the thresholds are per segment (`thresholds.segment_column`)
 
 
 class ScoringBundle:
@@ -60,11 +62,58 @@ class ScoringBundle:
 
     @property
     def output_columns(self) -> list[str]:
-        """The columns of `score`: `learned_points` after `rule_stage` when a card exists."""
-        if self.learned is None:
-            return list(OUTPUT_COLUMNS)
-        at = OUTPUT_COLUMNS.index("rule_stage") + 1
-        return [*OUTPUT_COLUMNS[:at], LEARNED_POINTS, *OUTPUT_COLUMNS[at:]]
+        """The columns of `score`: `learned_points` after `rule_stage` when a card exists,
+        `segment` last when the thresholds are per segment."""
+        columns = list(OUTPUT_COLUMNS)
+        if self.learned is not None:
+            at = OUTPUT_COLUMNS.index("rule_stage") + 1
+            columns = [*OUTPUT_COLUMNS[:at], LEARNED_POINTS, *OUTPUT_COLUMNS[at:]]
+        return [*columns, SEGMENT] if self.segment_column else columns
+
+    @property
+    def segment_column(self) -> str | None:
+        """The lead attribute whose values have thresholds of their own (None: one segment)."""
+        return (self.bundle.get("thresholds") or {}).get("segment_column") or None
+
+    def segments(self, table: pd.DataFrame) -> pd.Series | None:
+        """Each row's segment value as text (NA when missing); None without segments."""
+        if not self.segment_column:
+            return None
+        return table[slug(self.segment_column)].astype("string")
+
+    def segment_thresholds(
+        self, override: Mapping[str, Any] | None = None
+    ) -> dict[str, tuple[float, float]]:
+        """(MQL, SQL) per segment value with thresholds of its own: approved ones in
+        `override["segments"]` (a mapping or its JSON text) first, else the proposed ones of
+        the segments that did not fall back. Other values use the global thresholds."""
+        proposal = (self.bundle.get("thresholds") or {}).get("segments") or {}
+        result = {
+            value: (float(entry["mql"]["threshold"]), float(entry["sql"]["threshold"]))
+            for value, entry in proposal.items()
+            if not entry.get("fallback")
+        }
+        approved = (override or {}).get("segments") or {}
+        if isinstance(approved, str):
+            approved = json.loads(approved)
+        for value, entry in approved.items():
+            result[str(value)] = (float(entry["mql_threshold"]), float(entry["sql_threshold"]))
+        return result
+
+    def row_thresholds(
+        self, table: pd.DataFrame, override: Mapping[str, Any] | None = None
+    ) -> tuple[np.ndarray | float, np.ndarray | float, pd.Series | None]:
+        """(MQL, SQL) threshold per row (one pair for all without segments) and the segments."""
+        mql, sql = self.thresholds(override)
+        segments = self.segments(table)
+        if segments is None:
+            return mql, sql, None
+        by_segment = self.segment_thresholds(override)
+        pairs = segments.map(lambda value: by_segment.get(value, (mql, sql)), na_action="ignore")
+        pairs = pairs.where(segments.notna(), None)
+        mql_rows = np.array([mql if pair is None else pair[0] for pair in pairs], dtype=float)
+        sql_rows = np.array([sql if pair is None else pair[1] for pair in pairs], dtype=float)
+        return mql_rows, sql_rows, segments
 
     def thresholds(self, override: Mapping[str, Any] | None = None) -> tuple[float, float]:
         """(MQL, SQL) probability thresholds: approved ones when given, else the proposed."""
@@ -162,7 +211,7 @@ class ScoringBundle:
     ) -> pd.DataFrame:
         """Probability, stage, points, points stage (the learned card's points when the bundle
         has one) and reasons per row of the feature table."""
-        mql, sql = self.thresholds(override)
+        mql, sql, segments = self.row_thresholds(table, override)
         top_k = int((override or {}).get("top_reasons", 3))
         method = str((override or {}).get("reasons_method") or REASONS_SHAP)
         X = prepare_matrix(table, self.spec)
@@ -192,6 +241,8 @@ class ScoringBundle:
         }
         if self.learned is not None:
             columns[LEARNED_POINTS] = self.learned.decision_function(table)
+        if segments is not None:
+            columns[SEGMENT] = segments.array
         return pd.DataFrame(columns, index=table.index, columns=self.output_columns)
 
 

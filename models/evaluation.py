@@ -9,11 +9,12 @@ file can hold the model ("model") and the baseline ("points") side by side.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import (
     average_precision_score,
@@ -23,6 +24,8 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
+
+from models.stages import MQL, SQL
 
 logger = logging.getLogger(__name__)
 
@@ -412,3 +415,63 @@ def gains_points(
     return _curve_frame(
         model, {"share_contacted": share_contacted, "share_converted": share_converted}
     )
+
+
+def metrics_by_segment(
+    *,
+    y: np.ndarray,
+    stages: np.ndarray,
+    segments: pd.Series,
+    thresholds: Mapping[str, Any],
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Per segment of `thresholds["segments"]` (the calibrate stage's proposal): what its
+    thresholds give on these rows (SQL precision with a Wilson interval, MQL-or-higher recall)
+    beside its target. Rows of several snapshots of one lead count as separate rows, so the
+    interval is somewhat narrower than one over leads."""
+    y = np.asarray(y, dtype=int)
+    stages = np.asarray(stages).astype(str)
+    values = segments.to_numpy(dtype=object, na_value=None)
+    result = {}
+    for value, entry in (thresholds.get("segments") or {}).items():
+        mask = values == value
+        in_sql = mask & (stages == SQL)
+        reached = mask & np.isin(stages, [MQL, SQL])
+        converted = int(y[in_sql].sum())
+        low, high = wilson_interval(converted, int(in_sql.sum()), confidence=confidence)
+        positives = int(y[mask].sum())
+        result[str(value)] = {
+            "fallback": bool(entry.get("fallback")),
+            "reason": str(entry.get("reason") or ""),
+            "test_rows": int(mask.sum()),
+            "test_positives": positives,
+            "sql": {
+                "threshold": entry["sql"]["threshold"],
+                "policy": entry["sql"].get("policy"),
+                "target": entry["sql"].get("target"),
+                "feasible": entry["sql"].get("feasible"),
+                "in_stage": int(in_sql.sum()),
+                "precision": converted / int(in_sql.sum()) if in_sql.any() else None,
+                "precision_low": low,
+                "precision_high": high,
+                "promised_precision": entry["sql"].get("precision"),
+            },
+            "mql": {
+                "threshold": entry["mql"]["threshold"],
+                "recall": float(y[reached].sum() / positives) if positives else None,
+                "precision": float(y[reached].mean()) if reached.any() else None,
+            },
+        }
+    return {"column": thresholds.get("segment_column"), "values": result}
+
+
+def wilson_interval(
+    successes: int, trials: int, *, confidence: float = 0.95
+) -> tuple[float | None, float | None]:
+    """Wilson score interval of a binomial rate; (None, None) without trials."""
+    if trials == 0:
+        return None, None
+    ci = binomtest(int(successes), int(trials)).proportion_ci(
+        confidence_level=confidence, method="wilson"
+    )
+    return float(ci.low), float(ci.high)

@@ -13,27 +13,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, norm
+from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from models.evaluation import age_band, metrics_by_age_band
+from models.evaluation import age_band, metrics_by_age_band, wilson_interval
 from models.stages import MQL, SQL, STAGE_ORDER
 from models.thresholds import MQL_OR_HIGHER
 
 CONFIDENCE = 0.95
 NO_REASON = "(no reason given)"
-
-
-def wilson_interval(
-    successes: int, trials: int, *, confidence: float = CONFIDENCE
-) -> tuple[float | None, float | None]:
-    """Wilson score interval of a binomial rate; (None, None) without trials."""
-    if trials == 0:
-        return None, None
-    ci = binomtest(int(successes), int(trials)).proportion_ci(
-        confidence_level=confidence, method="wilson"
-    )
-    return float(ci.low), float(ci.high)
 
 
 def converted_in_window(

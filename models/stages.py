@@ -111,8 +111,8 @@ def _optional_flags(flags: np.ndarray | None, n: int, name: str) -> np.ndarray:
 def assign_stages(
     *,
     scores: np.ndarray,
-    mql_threshold: float,
-    sql_threshold: float,
+    mql_threshold: float | np.ndarray,
+    sql_threshold: float | np.ndarray,
     hand_raiser: np.ndarray | None,
     disqualified: np.ndarray | None,
     hand_raiser_to_sql: bool,
@@ -124,7 +124,7 @@ def assign_stages(
     disqualified leads are DISQUALIFIED whatever their score or hand-raise (negative rules
     win). A missing score (NaN) is IQL.
     """
-    if mql_threshold > sql_threshold:
+    if np.any(np.asarray(mql_threshold) > np.asarray(sql_threshold)):
         raise ValueError(
             f"mql_threshold ({mql_threshold}) must not exceed sql_threshold ({sql_threshold})"
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any, Protocol
 
@@ -98,6 +98,23 @@ class CohortTiming:
     def snapshots(self) -> bool:
         """True when rows are snapshots of the open base (several per lead)."""
         return self.previous is not None
+
+    def subset(self, mask: np.ndarray) -> CohortTiming:
+        """The timing of the rows in `mask` (e.g. one segment): the same scoring days, each
+        row's previous snapshot renumbered (-1 when that row is not in the subset)."""
+        if self.previous is None:
+            return self
+        mask = np.asarray(mask, dtype=bool)
+        position = np.cumsum(mask) - 1  # new row number of each kept row
+        previous = self.previous[mask]
+        kept = previous >= 0
+        kept[kept] = mask[previous[kept]]
+        counted = None if self.counted is None else self.counted[mask]
+        return replace(
+            self,
+            previous=np.where(kept, position[np.maximum(previous, 0)], -1),
+            counted=counted,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The cohort's time units, for thresholds.json."""
@@ -573,6 +590,49 @@ def choose_thresholds(
             timing=timing,
         )
     return {"mql": mql, "sql": sql}
+
+
+def choices_at(
+    *,
+    y: np.ndarray,
+    p: np.ndarray,
+    thresholds: Mapping[str, ThresholdChoice | Mapping[str, Any]],
+    timing: CohortTiming,
+    forced: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
+    sql_ineligible: np.ndarray | None = None,
+    message: str = "",
+) -> dict[str, ThresholdChoice]:
+    """What given MQL/SQL thresholds (chosen elsewhere, e.g. on the whole cohort) give on this
+    cohort, with their policy and target kept; `feasible` says whether the target holds here."""
+    curve = stage_curve(y, p, forced=forced, excluded=excluded, timing=timing)
+    sql_curve = curve
+    if sql_ineligible is not None and np.any(sql_ineligible):
+        never_sql = np.asarray(sql_ineligible, dtype=bool)
+        if excluded is not None:
+            never_sql = never_sql | np.asarray(excluded, dtype=bool)
+        sql_curve = stage_curve(y, p, forced=forced, excluded=never_sql, timing=timing)
+    choices = {}
+    for name, stage_curve_ in (("mql", curve), ("sql", sql_curve)):
+        given = thresholds[name]
+        given = given.to_dict() if isinstance(given, ThresholdChoice) else dict(given)
+        row = effect_at(stage_curve_, float(given["threshold"]))
+        policy, target = str(given["policy"]), float(given["target"])
+        reached = row["recall"] if policy == "recall" else row["precision"]
+        holds = policy not in ("recall", "precision", "precision_floor") or reached >= target
+        choices[name] = replace(
+            _pick(
+                stage_curve_,
+                _index_at(stage_curve_, float(given["threshold"])),
+                policy=policy,
+                target=target,
+                feasible=bool(holds),
+                threshold=float(given["threshold"]),
+                timing=timing,
+            ),
+            message=message,
+        )
+    return choices
 
 
 def _index_at(curve: pd.DataFrame, threshold: float) -> int:

@@ -15,7 +15,7 @@ import difflib
 import logging
 import types
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -163,6 +163,55 @@ class ThresholdsParams:
     seed: int = 0
     what_if_rows: int = 200
     cohort_weeks: float = 13.0  # weeks the calibration cohort spans when it has no timestamps
+    # Per-segment thresholds: a lead attribute (one of features.categorical; null: one segment)
+    # and, per value of it, overrides of the policy keys above. Values not listed use these.
+    segment_column: str | None = None
+    segments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    min_segment_positives: int | None = None  # null: train.min_positives
+    min_segment_negatives: int | None = None  # null: train.min_negatives
+
+    def __post_init__(self) -> None:
+        bad = {
+            f"{value}.{key}"
+            for value, overrides in self.segments.items()
+            for key in (overrides or {})
+            if key not in SEGMENT_POLICY_KEYS
+        }
+        if bad:
+            raise InputError(
+                f"thresholds.segments: {', '.join(sorted(bad))} is not a policy key"
+                f" (one of {', '.join(SEGMENT_POLICY_KEYS)})"
+            )
+        for value, overrides in self.segments.items():
+            try:
+                self.for_segment(str(value))
+            except TypeError:
+                raise InputError(
+                    f"thresholds.segments.{value}: wrong value type in {dict(overrides)}"
+                ) from None
+
+    def for_segment(self, value: str) -> ThresholdsParams:
+        """The policy of one segment value: these keys with the segment's overrides (and no
+        `segments` of its own)."""
+        overrides = {str(k): v for k, v in self.segments.items()}.get(str(value)) or {}
+        if not overrides:
+            return self
+        hints = get_type_hints(ThresholdsParams)
+        typed = {key: _typed(item, hints[key]) for key, item in overrides.items()}
+        return replace(self, segments={}, **typed)
+
+
+# The policy keys a segment may override (`thresholds.segments`).
+SEGMENT_POLICY_KEYS = (
+    "sql_policy",
+    "sql_precision",
+    "sql_capacity_per_week",
+    "deal_value",
+    "contact_cost",
+    "mql_policy",
+    "mql_recall",
+    "mql_precision_floor",
+)
 
 
 @dataclass(frozen=True, kw_only=True)

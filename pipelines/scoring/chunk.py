@@ -36,6 +36,8 @@ from pipelines.scoring.previous import (
 )
 from pipelines.scoring.settings import (
     LEARNED_POINTS,
+    NO_SEGMENT,
+    SEGMENT,
     SKIPPED_CONVERTED,
     SKIPPED_NOT_CREATED,
     TABLES,
@@ -58,6 +60,7 @@ class RunState:
     leaving: dict[str, int] = field(default_factory=dict)
     previous: dict[str, int] = field(default_factory=dict)
     drift_counts: dict[str, np.ndarray] = field(default_factory=dict)
+    by_segment: dict[str, dict[str, int]] = field(default_factory=dict)  # value -> stage -> n
     scored: int = 0
     probability_sum: float = 0.0
 
@@ -83,6 +86,10 @@ class RunState:
             target = self.quarantined.setdefault(table, {})
             for key, value in reasons.items():
                 target[key] = target.get(key, 0) + value
+        for value, stages in other.by_segment.items():
+            mine = self.by_segment.setdefault(value, {})
+            for key, count in stages.items():
+                mine[key] = mine.get(key, 0) + count
         for name, counts in other.drift_counts.items():
             self.drift_counts[name] = self.drift_counts.get(name, 0) + counts
         self.scored += other.scored
@@ -319,12 +326,17 @@ def score_leads(
     scores = scorer.score(
         table,
         override={
-            "mql_threshold": thresholds.mql,
-            "sql_threshold": thresholds.sql,
+            **thresholds.override(),
             "top_reasons": settings.top_reasons,
             "reasons_method": settings.reasons_method,
         },
     )
+    status: object = thresholds.status
+    if SEGMENT in scores:
+        status = thresholds.row_status(scores[SEGMENT], own=scorer.segment_thresholds())
+        counts = scores.groupby([scores[SEGMENT].fillna(NO_SEGMENT), "stage"]).size()
+        for (value, stage), count in counts.items():
+            state.add_counts(state.by_segment.setdefault(str(value), {}), pd.Series({stage: count}))
     references = scorer.bundle.get("references") or {}
     drift_frame = table.assign(probability=scores["probability"].to_numpy())
     for name, reference in references.items():
@@ -346,9 +358,10 @@ def score_leads(
             else None,
             "reasons": scores["reasons"].astype(str).array,
             "model_version": model.version,
-            "thresholds_status": thresholds.status,
+            "thresholds_status": status,
             "scored_at": pd.Series(scored_at, index=range(len(table))),
             "lead_age_days": lead_age_days(leads, as_of=as_of),
+            SEGMENT: scores[SEGMENT].array if SEGMENT in scores else None,
         },
         columns=model.output_columns,
     )

@@ -24,7 +24,13 @@ from pipelines.config import load_params
 from pipelines.errors import EXIT_GATE, EXIT_MODEL, DataQualityError, InputError, LeadscoreError
 from pipelines.io import utc_moment
 from pipelines.scoring.partition import TableSource
-from pipelines.scoring.settings import LoadedModel, ScoreSettings, Thresholds
+from pipelines.scoring.settings import (
+    APPROVED_STATUS,
+    PROPOSED_STATUS,
+    LoadedModel,
+    ScoreSettings,
+    Thresholds,
+)
 from pipelines.tracking import configure_tracking
 
 if TYPE_CHECKING:
@@ -194,15 +200,27 @@ def thresholds_for(model: LoadedModel) -> Thresholds:
         approval = load_approval(
             client=MlflowClient(), model_name=model.registered_name, version=model.version
         )
-    if approval:
+    segments = {str(k): dict(v) for k, v in ((approval or {}).get("segments") or {}).items()}
+    if approval and approval.get("mql_threshold") is not None:
         return Thresholds(
             mql=float(approval["mql_threshold"]),
             sql=float(approval["sql_threshold"]),
             status=APPROVED,
             approved_by=str(approval.get("approved_by") or "") or None,
             approved_at=str(approval.get("approved_at") or "") or None,
+            segments=segments,
         )
     mql, sql = model.scorer.thresholds()
+    if segments:  # some segments approved on their own, the global thresholds not
+        logger.warning(
+            "model version %s: segments %s approved, the global thresholds not: using the"
+            " proposed ones (MQL >= %.4f, SQL >= %.4f) elsewhere, rows marked 'proposed'",
+            model.version,
+            ", ".join(sorted(segments)),
+            mql,
+            sql,
+        )
+        return Thresholds(mql=mql, sql=sql, status=PROPOSED, segments=segments)
     logger.warning(
         "no approved thresholds for model version %s: using the proposed ones"
         " (MQL >= %.4f, SQL >= %.4f); every row is marked 'proposed'",
@@ -331,6 +349,7 @@ def run_summary(
         "quarantined_by_reason": quarantined,
         "stages": dict(state.stages),
         "by_stage": by_stage,
+        **segment_summary(model, thresholds, state),
         "promise": promise["source"],
         **changes,
         "rule_stages": dict(state.rule_stages),
@@ -340,6 +359,33 @@ def run_summary(
         "reasons_method": settings.reasons_method,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
+
+
+def segment_summary(model: LoadedModel, thresholds: Thresholds, state: RunState) -> dict[str, Any]:
+    """`segment_column` and `by_segment` (leads, stages, thresholds in force and their status
+    per segment value) when the thresholds are per segment; nothing otherwise."""
+    column = getattr(model.scorer, "segment_column", None)
+    if not column:
+        return {}
+    own = model.scorer.segment_thresholds(thresholds.override())
+    proposed = model.scorer.segment_thresholds()
+    by_segment = {}
+    for value, stages in sorted(state.by_segment.items(), key=lambda item: -sum(item[1].values())):
+        if value in thresholds.segments:
+            status = APPROVED_STATUS
+        elif value in proposed:
+            status = PROPOSED_STATUS
+        else:
+            status = f"global ({thresholds.status})"
+        mql, sql = own.get(value, (thresholds.mql, thresholds.sql))
+        by_segment[value] = {
+            "leads": sum(stages.values()),
+            "stages": {stage: stages.get(stage, 0) for stage in state.stages},
+            "mql": mql,
+            "sql": sql,
+            "thresholds_status": status,
+        }
+    return {"segment_column": column, "by_segment": by_segment}
 
 
 def stage_promises(proposal: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:

@@ -209,7 +209,7 @@ def run_score(
                 temporary=temporary,
                 state=state,
                 progress=progress,
-                empty=empty_output(with_previous=previous is not None, learned=job.model.learned),
+                empty=empty_output(with_previous=previous is not None, **job.model.extras),
             )
             timings["score"] = time.perf_counter() - start
             timings["total"] = time.perf_counter() - started

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.io import ParquetChunkWriter
-from pipelines.scoring.settings import LEARNED_POINTS, PREVIOUS_STAGE
+from pipelines.scoring.settings import LEARNED_POINTS, PREVIOUS_STAGE, SEGMENT
 
 
 class OutputWriter:
@@ -39,9 +39,12 @@ class OutputWriter:
             self._parquet.close()
 
 
-def empty_output(*, with_previous: bool = False, learned: bool = False) -> pd.DataFrame:
+def empty_output(
+    *, with_previous: bool = False, learned: bool = False, segmented: bool = False
+) -> pd.DataFrame:
     """The output's columns with their types and no rows (`previous_stage` with `--previous`,
-    `learned_points` when the model has a learned card)."""
+    `learned_points` when the model has a learned card, `segment` with per-segment
+    thresholds)."""
     text = pd.Series(dtype="str")
     columns = {
         "lead_id": text,
@@ -56,6 +59,8 @@ def empty_output(*, with_previous: bool = False, learned: bool = False) -> pd.Da
         "scored_at": pd.Series(dtype="datetime64[ns, UTC]"),
         "lead_age_days": pd.Series(dtype=float),
     }
+    if segmented:
+        columns[SEGMENT] = text
     if with_previous:
         columns[PREVIOUS_STAGE] = text
     if not learned:

@@ -5,9 +5,11 @@ the scoring command reads its settings and starts its workers before importing t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from models.reasons import REASONS_PATH
@@ -28,18 +30,23 @@ OUTPUT_COLUMNS = [
     "lead_age_days",
 ]
 LEARNED_POINTS = "learned_points"  # after rule_stage, only when the model has a learned card
+APPROVED_STATUS, PROPOSED_STATUS = "approved", "proposed"  # as pipelines.thresholds.approvals
+SEGMENT = "segment"  # after lead_age_days, only when the thresholds are per segment
+NO_SEGMENT = "(missing)"  # the summary's name for leads without a segment value
 PREVIOUS_STAGE = "previous_stage"  # the output's last column with `--previous`
 SKIPPED_CONVERTED = "converted at or before the as-of moment"
 SKIPPED_NOT_CREATED = "created after the as-of moment (not open yet)"
 TABLES = ("leads", "activities", "outcomes")
 
 
-def output_columns(*, learned: bool) -> list[str]:
-    """The output's columns: `learned_points` after `rule_stage` when the model has a card."""
-    if not learned:
-        return list(OUTPUT_COLUMNS)
-    at = OUTPUT_COLUMNS.index("rule_stage") + 1
-    return [*OUTPUT_COLUMNS[:at], LEARNED_POINTS, *OUTPUT_COLUMNS[at:]]
+def output_columns(*, learned: bool, segmented: bool = False) -> list[str]:
+    """The output's columns: `learned_points` after `rule_stage` when the model has a card,
+    `segment` after `lead_age_days` when its thresholds are per segment."""
+    columns = list(OUTPUT_COLUMNS)
+    if learned:
+        at = OUTPUT_COLUMNS.index("rule_stage") + 1
+        columns = [*OUTPUT_COLUMNS[:at], LEARNED_POINTS, *OUTPUT_COLUMNS[at:]]
+    return [*columns, SEGMENT] if segmented else columns
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,19 @@ class LoadedModel:
         return getattr(self.scorer, "learned", None) is not None
 
     @property
+    def segmented(self) -> bool:
+        """Whether the bundle's thresholds are per segment (the output then has `segment`)."""
+        return bool(getattr(self.scorer, "segment_column", None))
+
+    @property
+    def extras(self) -> dict[str, bool]:
+        """Which optional columns the output has for this model (`output_columns`)."""
+        return {"learned": self.learned, "segmented": self.segmented}
+
+    @property
     def output_columns(self) -> list[str]:
         """The output's columns for this model."""
-        return output_columns(learned=self.learned)
+        return output_columns(**self.extras)
 
 
 @dataclass(frozen=True)
@@ -108,3 +125,18 @@ class Thresholds:
     status: str
     approved_by: str | None = None
     approved_at: str | None = None
+    # approved per-segment thresholds: {value: {mql_threshold, sql_threshold, approved_by, ...}}
+    segments: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def override(self) -> dict[str, Any]:
+        """The thresholds as the scoring bundle takes them (`ScoringBundle.score`)."""
+        return {"mql_threshold": self.mql, "sql_threshold": self.sql, "segments": self.segments}
+
+    def row_status(self, segments: pd.Series, own: Collection[str]) -> np.ndarray:
+        """`thresholds_status` per row: approved for a segment approved on its own, proposed
+        for one with proposed thresholds of its own (`own`), else that of the global ones."""
+        status = np.full(len(segments), self.status, dtype=object)
+        values = segments.to_numpy(dtype=object, na_value=None)
+        status[pd.Series(values).isin(list(own)).to_numpy()] = PROPOSED_STATUS
+        status[pd.Series(values).isin(list(self.segments)).to_numpy()] = APPROVED_STATUS
+        return status

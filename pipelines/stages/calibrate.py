@@ -14,6 +14,7 @@ import pandas as pd
 import typer
 
 from features.split import CALIBRATION, cohort_rows
+from features.vocabulary import slug
 from models.calibration import Calibrator, fit_calibrator
 from models.stages import (
     assign_stages,
@@ -23,6 +24,7 @@ from models.stages import (
 )
 from models.thresholds import (
     CohortTiming,
+    choices_at,
     choose_thresholds,
     cohort_timing,
     stage_curve,
@@ -32,6 +34,7 @@ from models.thresholds import (
 from models.train import ModelSpec, predict_raw, prepare_matrix
 from pipelines.artifacts import FEATURES_DIR, MODEL_DIR, load_booster, load_training_table
 from pipelines.config import CalibrationParams, ThresholdsParams, load_config, load_params
+from pipelines.errors import InputError
 from pipelines.io import write_json
 from pipelines.tracking import configure_tracking, run_id_of
 
@@ -76,21 +79,35 @@ def propose_thresholds(
     timing: CohortTiming,
     policy: ThresholdsParams,
     sql_ineligible: np.ndarray | None = None,
+    fixed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Proposed MQL/SQL thresholds, their expected effect (with intervals) and a what-if grid.
 
     Volumes come in both units (`models.thresholds`): in the stage on a scoring day and
-    entering per week.
+    entering per week. `fixed` (e.g. the global `mql`/`sql` entries, for a segment that keeps
+    them): those thresholds with what they give on these rows, instead of choosing.
     """
-    choices = choose_thresholds(
-        y=y,
-        p=probability,
-        policy=policy,
-        timing=timing,
-        forced=forced,
-        excluded=excluded,
-        sql_ineligible=sql_ineligible,
-    )
+    if fixed is None:
+        choices = choose_thresholds(
+            y=y,
+            p=probability,
+            policy=policy,
+            timing=timing,
+            forced=forced,
+            excluded=excluded,
+            sql_ineligible=sql_ineligible,
+        )
+    else:
+        choices = choices_at(
+            y=y,
+            p=probability,
+            thresholds=fixed,
+            timing=timing,
+            forced=forced,
+            excluded=excluded,
+            sql_ineligible=sql_ineligible,
+            message="the global thresholds (fallback)",
+        )
     stages = assign_stages(
         scores=probability,
         mql_threshold=choices["mql"].threshold,
@@ -124,6 +141,86 @@ def propose_thresholds(
     return thresholds
 
 
+def segment_values(rows: pd.DataFrame, column: str) -> pd.Series:
+    """Each row's segment: the feature table's value of `column` as text (NA when missing)."""
+    name = slug(column)
+    if name not in rows:
+        raise InputError(
+            f"thresholds.segment_column {column!r} is not a categorical feature of the table:"
+            " add it to features.categorical"
+        )
+    return rows[name].astype("string")
+
+
+def propose_segments(
+    *,
+    segments: pd.Series,
+    y: np.ndarray,
+    probability: np.ndarray,
+    forced: np.ndarray,
+    excluded: np.ndarray,
+    sql_ineligible: np.ndarray | None,
+    timing: CohortTiming,
+    policy: ThresholdsParams,
+    overall: dict[str, Any],
+    min_positives: int,
+    min_negatives: int,
+) -> dict[str, dict[str, Any]]:
+    """Thresholds per segment value, largest segment first (see `propose_thresholds`).
+
+    A value with fewer than `min_positives` conversions or `min_negatives` non-conversions on
+    the calibration rows keeps the global thresholds (`overall`), flagged `fallback` with
+    the reason; so does a value named in `thresholds.segments` that the cohort lacks.
+    """
+    found = segments.value_counts(sort=True, dropna=True)
+    result: dict[str, dict[str, Any]] = {}
+    for value in found.index:
+        mask = (segments == value).fillna(False).to_numpy(dtype=bool)
+        positives, negatives = int(y[mask].sum()), int((1 - y[mask]).sum())
+        reason = ""
+        if positives < min_positives or negatives < min_negatives:
+            reason = (
+                f"{positives} conversions and {negatives} non-conversions in the calibration"
+                f" cohort, below the minimum of {min_positives} and {min_negatives}"
+            )
+        entry = propose_thresholds(
+            y=y[mask],
+            probability=probability[mask],
+            forced=forced[mask],
+            excluded=excluded[mask],
+            timing=timing.subset(mask),
+            policy=policy.for_segment(str(value)),
+            sql_ineligible=None if sql_ineligible is None else sql_ineligible[mask],
+            fixed={"mql": overall["mql"], "sql": overall["sql"]} if reason else None,
+        )
+        result[str(value)] = {
+            "rows": int(mask.sum()),
+            "positives": positives,
+            "fallback": bool(reason),
+            "reason": reason,
+            "overrides": dict(_overrides(policy, str(value))),
+            **entry,
+        }
+    for value in map(str, policy.segments):
+        if value not in result:
+            result[value] = {
+                "rows": 0,
+                "positives": 0,
+                "fallback": True,
+                "reason": "no lead of this segment in the calibration cohort",
+                "overrides": dict(_overrides(policy, value)),
+                "mql": overall["mql"],
+                "sql": overall["sql"],
+                "expected": [],
+                "what_if": [],
+            }
+    return result
+
+
+def _overrides(policy: ThresholdsParams, value: str) -> dict[str, Any]:
+    return {str(k): v for k, v in policy.segments.items()}.get(value) or {}
+
+
 def calibrate_and_choose(
     *,
     table: pd.DataFrame,
@@ -134,6 +231,8 @@ def calibrate_and_choose(
     disqualify_when: dict[str, float] | None = None,
     snapshot_every_days: float | None = None,
     sample_rate: float = 1.0,
+    min_segment_positives: int = 40,
+    min_segment_negatives: int = 40,
 ) -> tuple[Calibrator, dict[str, Any], dict[str, Any]]:
     """(calibrator, calibration info, thresholds with what they give on the cohort).
 
@@ -164,6 +263,7 @@ def calibrate_and_choose(
         hand_raiser_window_days=policy.hand_raiser_window_days,
         disqualify_when=dict(disqualify_when or {}),
     )
+    sql_ineligible = sql_ineligible_mask(rows, activity_days=policy.sql_requires_activity_days)
     thresholds = propose_thresholds(
         y=rows["label"].to_numpy(),
         probability=probability,
@@ -171,14 +271,33 @@ def calibrate_and_choose(
         excluded=excluded,
         timing=timing,
         policy=policy,
-        sql_ineligible=sql_ineligible_mask(rows, activity_days=policy.sql_requires_activity_days),
+        sql_ineligible=sql_ineligible,
     )
+    if policy.segment_column:
+        thresholds["segment_column"] = policy.segment_column
+        thresholds["segments"] = propose_segments(
+            segments=segment_values(rows, policy.segment_column),
+            y=rows["label"].to_numpy(),
+            probability=probability,
+            forced=forced,
+            excluded=excluded,
+            sql_ineligible=sql_ineligible,
+            timing=timing,
+            policy=policy,
+            overall=thresholds,
+            min_positives=min_segment_positives,
+            min_negatives=min_segment_negatives,
+        )
     thresholds["hand_raiser_to_sql"] = policy.hand_raiser_to_sql
     thresholds["sql_requires_activity_days"] = policy.sql_requires_activity_days
     thresholds["hand_raiser_window_days"] = policy.hand_raiser_window_days
     info["calibration_rows"] = len(rows)
     info["calibration_positives"] = int(rows["label"].sum())
     return calibrator, info, thresholds
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else int(value)
 
 
 def main(
@@ -197,6 +316,12 @@ def main(
         calibration=config.calibration,
         policy=config.thresholds,
         disqualify_when=config.rules.disqualify,
+        min_segment_positives=_or(
+            config.thresholds.min_segment_positives, config.train.min_positives
+        ),
+        min_segment_negatives=_or(
+            config.thresholds.min_segment_negatives, config.train.min_negatives
+        ),
         **table_snapshots(features_dir),
     )
     write_json(calibrator.to_dict(), model_dir / "calibrator.json")

@@ -30,6 +30,7 @@ from models.artifact import (
     model_input,
     write_bundle,
 )
+from models.bundle import SEGMENT
 from models.drift import reference_distribution
 from models.evaluation import (
     age_band_frame,
@@ -39,6 +40,7 @@ from models.evaluation import (
     ece_vs_truth,
     gains_points,
     metrics_by_age_band,
+    metrics_by_segment,
     pr_points,
     precision_at_volume,
     roc_points,
@@ -373,6 +375,7 @@ def log_and_register(
             "sql_threshold": -1.0,
             "top_reasons": 3,
             "reasons_method": REASONS_SHAP,
+            "segments": "",  # approved per-segment thresholds, as JSON (ScoringBundle.score)
         }
         inferred = infer_signature(example, output, params=params)
         signature = ModelSignature(
@@ -485,6 +488,7 @@ def metrics_on_test_cohort(
     points_probability: np.ndarray,
     params: Params,
     card: PointsBaseline | None = None,
+    thresholds: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Model vs points on the test cohort, plus the learned card (when there is one), the
     truth (synthetic) and the rolling backtest."""
@@ -506,6 +510,14 @@ def metrics_on_test_cohort(
             scored=scored,
             ece_bins=params.evaluate.ece_bins,
             lift_fractions=params.evaluate.lift_fractions,
+        )
+    if SEGMENT in scored:
+        metrics["segments"] = metrics_by_segment(
+            y=test["label"].to_numpy(),
+            stages=scored["stage"].to_numpy(),
+            segments=scored[SEGMENT],
+            thresholds=thresholds or {},
+            confidence=params.thresholds.confidence,
         )
     p_true = None
     if params.source.kind == "synthetic" and params.generate.truth_path:
@@ -647,6 +659,7 @@ def main(
         points_probability=points_probability,
         params=settings,
         card=card,
+        thresholds=bundle["thresholds"],
     )
     y = test["label"].to_numpy()
     rates = stage_rates(

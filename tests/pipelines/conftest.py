@@ -22,8 +22,35 @@ ROOT = Path(__file__).resolve().parents[2]
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """generate -> evaluate (scorecard included) in-process, in a temporary directory with its
     own MLflow store."""
-    directory = tmp_path_factory.mktemp("score_project")
+    yield from build_project(tmp_path_factory.mktemp("score_project"))
+
+
+# Per-segment thresholds by lead source: two policies overridden, one value the synthetic
+# export never has (it falls back), and a data minimum that the thinnest sources miss.
+SEGMENTS = {
+    "segment_column": "source",
+    "segments": {
+        "organic_search": {"sql_precision": 0.12},
+        "paid_search": {"sql_precision": 0.2},
+        "email": {"sql_policy": "capacity", "sql_capacity_per_week": 5},
+        "webinar": {"sql_precision": 0.3},
+    },
+    "min_segment_positives": 10,  # a small export: organic, paid search and email reach it
+}
+
+
+@pytest.fixture(scope="session")
+def segmented_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The project of `project` with thresholds per lead source (`SEGMENTS`); tests set
+    MLFLOW_TRACKING_URI to its store (`<project>/mlflow.db`) themselves."""
+    yield from build_project(tmp_path_factory.mktemp("segmented_project"), thresholds=SEGMENTS)
+
+
+def build_project(directory: Path, *, thresholds: dict | None = None) -> Iterator[Path]:
+    """Run the stages in `directory` on a small synthetic export (`thresholds`: keys set in
+    the thresholds section), then restore the working directory and MLflow store."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["thresholds"] |= thresholds or {}
     params["generate"]["n_leads"] = 6000
     params["label"]["max_training_rows"] = 15_000  # ~10 snapshots per lead: a sample is enough
     params["evaluate"]["bootstrap_samples"] = 50
