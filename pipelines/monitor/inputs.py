@@ -27,6 +27,7 @@ from pipelines.io import read_table, utc_moment
 
 logger = logging.getLogger(__name__)
 
+SEGMENT = "segment"  # written by scoring when the model's thresholds are per segment
 SCORE_COLUMNS = ("lead_id", "probability", "stage", "rule_score", "rule_stage", "model_version")
 # pandera's not-null reason says "missing"; after parsing, unreadable cells are missing too
 READABLE = {
@@ -75,6 +76,8 @@ def read_scores(path: Path) -> tuple[pd.DataFrame, str]:
     )
     if "lead_age_days" in frame:
         out["lead_age_days"] = pd.to_numeric(frame["lead_age_days"], errors="coerce")
+    if SEGMENT in frame:  # per-segment thresholds: the lead's value as text, missing stays so
+        out[SEGMENT] = as_text(frame[SEGMENT])
     start, source = start_of(out, path=path)
     return out.assign(start=start), source
 

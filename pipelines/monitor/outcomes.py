@@ -17,11 +17,13 @@ from models.monitoring import (
     stage_figures,
 )
 from pipelines.errors import InputError
+from pipelines.monitor.inputs import SEGMENT
 from pipelines.monitor.model_info import ScoringModel
 
 logger = logging.getLogger(__name__)
 
 APPROVED = "approved"  # (pipelines.thresholds.approvals.APPROVED, without importing MLflow)
+NO_SEGMENT = "(missing)"  # leads without a segment value, named as the scoring summary does
 
 
 def model_version_of(scores: pd.DataFrame) -> str:
@@ -41,6 +43,51 @@ def thresholds_status(scores: pd.DataFrame) -> str | None:
         return None
     statuses = scores["thresholds_status"].dropna().astype("str").unique()
     return str(statuses[0]) if len(statuses) == 1 else None
+
+
+def segment_promise(model: ScoringModel, value: str, *, status: str | None) -> dict[str, Any]:
+    """What a segment's thresholds promised: its entry of the model's thresholds, with the
+    segment's approval when its leads were scored with approved thresholds. Nothing for a
+    segment the calibration cohort did not hold (those leads got the global thresholds)."""
+    entry = (model.thresholds.get("segments") or {}).get(value) if model.found else None
+    if not entry or not (entry.get("rows") or entry.get("expected")):
+        return {}
+    approved = ((model.approval or {}).get("segments") or {}).get(value)
+    return promised_precision(entry, approved if status == APPROVED else None)
+
+
+def segment_figures(
+    *,
+    scores: pd.DataFrame,
+    converted: np.ndarray,
+    model: ScoringModel,
+    complete: bool,
+) -> dict[str, dict[str, Any]]:
+    """Per segment value (largest first, leads without one last): the stage figures of its
+    leads against what its thresholds promised."""
+    values = scores[SEGMENT].astype("string").fillna(NO_SEGMENT)
+    counts = values.value_counts(sort=True)
+    order = sorted(counts.index, key=lambda v: (v == NO_SEGMENT, -counts[v], v))
+    segments = model.thresholds.get("segments") or {}
+    out: dict[str, dict[str, Any]] = {}
+    for value in order:
+        rows = (values == value).to_numpy(dtype=bool)
+        status = thresholds_status(scores[rows])
+        entry = segments.get(value) or {}
+        out[str(value)] = {
+            "leads": int(rows.sum()),
+            "converted": int(converted[rows].sum()),
+            "thresholds_status": status,
+            "fallback": entry.get("fallback"),
+            "stages": stage_figures(
+                stage=scores["stage"].to_numpy()[rows],
+                converted=converted[rows],
+                probability=scores["probability"].to_numpy(dtype=float)[rows],
+                promised=segment_promise(model, str(value), status=status),
+                complete=complete,
+            ),
+        }
+    return out
 
 
 def window_of(scores: pd.DataFrame, *, horizon_days: float, as_of: pd.Timestamp) -> dict[str, Any]:
@@ -120,6 +167,11 @@ def build_monitor(
         "feedback": None,
         "outcomes_until": None if outcomes.empty else outcomes["converted_at"].max().isoformat(),
     }
+    if SEGMENT in scores:
+        result["segment_column"] = model.thresholds.get("segment_column")
+        result["segments"] = segment_figures(
+            scores=scores, converted=converted, model=model, complete=complete
+        )
     if complete and (outcomes.empty or outcomes["converted_at"].max() < scores["start"].max()):
         logger.warning(
             "the outcomes hold no conversion after the scores' moment: is the export current?"

@@ -12,10 +12,12 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from models.artifact import LeadScoringModel
 from pipelines.cli import app
+from pipelines.thresholds.approvals import record_approval
 from pipelines.tracking import MODEL_NAME
 
 SCORED_AT = "2025-03-01T00:00:00+00:00"
@@ -29,6 +31,28 @@ THRESHOLDS = {
         {"stage": "MQL or higher", "precision": 0.3, "precision_low": 0.2, "precision_high": 0.4},
     ],
 }
+# per-segment thresholds (issue 18): EMEA its own, APAC a fallback (the global thresholds,
+# measured on its rows); a segment the calibration cohort lacks (LATAM) promised nothing
+THRESHOLDS["segment_column"] = "region"
+THRESHOLDS["segments"] = {
+    "EMEA": {
+        "rows": 500, "positives": 60, "fallback": False, "reason": "",
+        "sql": {"threshold": 0.45, "precision": 0.6}, "mql": {"threshold": 0.15, "precision": 0.35},
+        "expected": [
+            {"stage": "SQL", "precision": 0.6, "precision_low": 0.5, "precision_high": 0.7},
+            {"stage": "MQL or higher", "precision": 0.35},
+        ],
+    },
+    "APAC": {
+        "rows": 80, "positives": 9, "fallback": True, "reason": "9 conversions",
+        **{key: THRESHOLDS[key] for key in ("sql", "mql")},
+        "expected": [
+            {"stage": "SQL", "precision": 0.4, "precision_low": 0.2, "precision_high": 0.6}
+        ],
+    },
+}  # fmt: skip
+REGION = {"L1": "EMEA", "L2": "EMEA", "L3": "APAC", "L4": "LATAM", "L5": "EMEA", "L6": "APAC"}
+REGION |= {"L7": None, "L8": "EMEA"}  # L7: no region
 # lead, stage, probability, points, points stage, age (days), conversion (None: not converted)
 LEADS = [
     ("L1", "SQL", 0.6, 80.0, "SQL", 3.0, "2025-03-10"),  # in the window
@@ -236,3 +260,94 @@ def test_bad_inputs_stop_with_one_line(
     assert result.exit_code == code
     assert message in result.stderr and result.stderr.strip().count("\n") == 0
     assert not (tmp_path / "out" / "monitor.json").exists()
+
+
+def with_segments(files: dict[str, Path], status: dict[str, str] | None = None) -> None:
+    """Add scoring's `segment` column (and per-row thresholds status) to the scores file."""
+    scores = pd.read_csv(files["scores"])
+    scores["segment"] = scores["lead_id"].map(REGION)
+    if status:
+        scores["thresholds_status"] = scores["segment"].map(status).fillna("proposed")
+    scores.to_csv(files["scores"], index=False)
+
+
+def test_without_a_segment_column_there_is_no_segment_breakdown(
+    files: dict[str, Path], tmp_path: Path
+):
+    result = monitor(files, tmp_path / "out", "--as-of", "2025-05-01")
+    assert "segments" not in result and "segment_column" not in result
+    assert 'id="segments"' not in (tmp_path / "out" / "monitor.html").read_text()
+
+
+def test_rates_are_broken_down_by_segment_against_each_segments_promise(
+    files: dict[str, Path], tmp_path: Path
+):
+    with_segments(files)
+    result = monitor(files, tmp_path / "out", "--as-of", "2025-05-01")
+    assert result["segment_column"] == "region"
+    segments = result["segments"]
+    assert set(segments) == {"EMEA", "APAC", "LATAM", "(missing)"}  # JSON keys are sorted
+    emea = segments["EMEA"]  # L1 SQL converted, L2 SQL, L5 MQL converted, L8 disqualified
+    assert (emea["leads"], emea["converted"], emea["thresholds_status"]) == (4, 2, "proposed")
+    sql = emea["stages"]["SQL"]
+    assert (sql["leads"], sql["converted"], sql["rate"]) == (2, 1, 0.5)
+    low, high = wilson(1, 2)
+    assert sql["rate_low"] == pytest.approx(low, abs=1e-6)
+    assert sql["rate_high"] == pytest.approx(high, abs=1e-6)
+    assert sql["promised"] == 0.6 and sql["promised_low"] == 0.5  # EMEA's own promise
+    handed = emea["stages"]["MQL or higher"]
+    assert (handed["leads"], handed["converted"], handed["promised"]) == (3, 2, 0.35)
+    apac = segments["APAC"]  # fallback: what the global thresholds gave on APAC's rows
+    assert apac["fallback"] is True
+    assert (apac["stages"]["SQL"]["leads"], apac["stages"]["SQL"]["converted"]) == (1, 0)
+    assert apac["stages"]["SQL"]["promised"] == 0.4
+    assert segments["LATAM"]["stages"]["SQL"]["leads"] == 1
+    assert segments["LATAM"]["stages"]["SQL"]["promised"] is None  # not in the calibration
+    assert segments["(missing)"]["stages"]["IQL"]["converted"] == 1  # L7
+    assert sum(s["leads"] for s in segments.values()) == result["leads"] == 8
+    assert result["stages"]["SQL"]["promised"] == 0.45  # the overall figures are unchanged
+    page = (tmp_path / "out" / "monitor.html").read_text()
+    section = page[page.index('id="segments"') : page.index('id="points"')]
+    assert "Stages by region" in section and "(fallback)" in section
+    # largest first, leads without a value last
+    assert section.index("EMEA") < section.index("APAC") < section.index("LATAM")
+    assert section.index("LATAM") < section.index("(missing)")
+    assert "60.0%" in section  # EMEA's promised SQL rate
+
+
+def test_an_approved_segment_is_held_to_its_approved_thresholds(
+    files: dict[str, Path], tmp_path: Path
+):
+    """EMEA approved on its own with an edited SQL threshold: its promise is what the
+    approval recorded; the other segments keep their proposed promise."""
+    client = MlflowClient()
+    record_approval(
+        client=client,
+        model_name=MODEL_NAME,
+        version="1",
+        approved_by="Sam",
+        directory=tmp_path / "approvals",
+        segments={
+            "EMEA": {
+                "mql_threshold": 0.15,
+                "sql_threshold": 0.5,
+                "edited": True,
+                "expected_on_calibration": {
+                    "sql": {"precision": 0.55},
+                    "mql_or_higher": {"precision": 0.33},
+                },
+            }
+        },
+    )
+    try:
+        with_segments(files, status={"EMEA": "approved"})
+        segments = monitor(files, tmp_path / "out", "--as-of", "2025-05-01")["segments"]
+    finally:
+        for tag in client.get_model_version(MODEL_NAME, "1").tags:
+            if tag.startswith("approv"):
+                client.delete_model_version_tag(MODEL_NAME, "1", tag)
+    assert segments["EMEA"]["thresholds_status"] == "approved"
+    assert segments["EMEA"]["stages"]["SQL"]["promised"] == 0.55
+    assert segments["EMEA"]["stages"]["MQL or higher"]["promised"] == 0.33
+    assert segments["APAC"]["thresholds_status"] == "proposed"
+    assert segments["APAC"]["stages"]["SQL"]["promised"] == 0.4

@@ -105,8 +105,8 @@ def store(tracking: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.Monkey
     return tmp_path
 
 
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False, env=env)
 
 
 def test_show_before_approval_says_proposed(store: Path):
@@ -221,4 +221,200 @@ def test_bad_approvals_stop_with_one_line(store: Path, args: list[str], message:
     )
     assert result.exit_code == code
     assert message in result.output
+    assert load_approval(client=MlflowClient(), model_name=MODEL_NAME, version="1") is None
+
+
+# Per-segment thresholds (issue 18). Until the calibrate stage writes `segments`, the proposal
+# copies the global entries into two segments, one of them a fallback (the global thresholds).
+SEGMENTED_MODEL = "lead-conversion-segmented"
+SEGMENTED = {
+    **PROPOSED,
+    "segment_column": "region",
+    "segments": {
+        "EMEA": {
+            "rows": 5000, "positives": 400, "fallback": False, "reason": "", "overrides": {},
+            **{key: PROPOSED[key] for key in ("mql", "expected", "what_if")},
+            "sql": {
+                **PROPOSED["sql"], "feasible": False, "precision": 0.45,
+                "message": "no threshold reaches precision 50%; the best is 45% (used instead)",
+            },
+        },
+        "APAC": {
+            "rows": 300, "positives": 12, "fallback": True,
+            "reason": "12 conversions in the calibration cohort, below the minimum of 40",
+            "overrides": {},
+            **{key: PROPOSED[key] for key in ("mql", "sql", "expected", "what_if")},
+        },
+    },
+}  # fmt: skip
+WIDE = {"COLUMNS": "220"}  # rich wraps long cells on the 80 columns of the test runner
+
+
+@pytest.fixture(scope="module")
+def segmented_version(tracking: tuple[Path, str]) -> str:
+    """A second registered model in the same store whose bundle holds `SEGMENTED`."""
+    root, uri = tracking
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        bundle = root / "segmented" / "bundle"  # the artifact keeps the folder's name
+        bundle.mkdir(parents=True)
+        (bundle / "bundle.json").write_text(json.dumps({"thresholds": SEGMENTED}))
+        with mlflow.start_run():
+            mlflow.pyfunc.log_model(
+                name="model",
+                python_model=LeadScoringModel(),
+                artifacts={"bundle_dir": str(bundle)},
+                registered_model_name=SEGMENTED_MODEL,
+                pip_requirements=["mlflow"],
+            )
+    return f"models:/{SEGMENTED_MODEL}/1"
+
+
+@pytest.fixture()
+def segmented(segmented_version: str, store: Path) -> str:
+    """The segmented model's URI, with no approval recorded yet."""
+    client = MlflowClient()
+    for tag in client.get_model_version(SEGMENTED_MODEL, "1").tags:
+        if tag in (APPROVAL_TAG, HISTORY_TAG) or tag.startswith("approval."):
+            client.delete_model_version_tag(SEGMENTED_MODEL, "1", tag)
+    return segmented_version
+
+
+def test_approving_without_segment_approves_the_global_and_every_segment(
+    segmented: str, store: Path
+):
+    result = invoke(
+        "thresholds", "approve", "--by", "Dana", "--model", segmented,
+        "--approvals-dir", str(store / "approvals"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "fallback segments, on the global thresholds: APAC" in result.output
+    record = load_approval(client=MlflowClient(), model_name=SEGMENTED_MODEL, version="1")
+    assert (record["mql_threshold"], record["sql_threshold"]) == (0.08, 0.4)
+    assert set(record["segments"]) == {"EMEA", "APAC"}
+    for entry in record["segments"].values():
+        assert (entry["mql_threshold"], entry["sql_threshold"]) == (0.08, 0.4)
+        assert entry["approved_by"] == "Dana" and entry["edited"] is False
+    assert record["segments"]["APAC"]["fallback"] is True
+
+
+def test_an_edited_global_approval_carries_to_the_fallback_segment_only(
+    segmented: str, store: Path
+):
+    result = invoke(
+        "thresholds", "approve", "--by", "Dana", "--model", segmented, "--sql", "0.3",
+        "--approvals-dir", str(store / "approvals"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    segments = load_approval(client=MlflowClient(), model_name=SEGMENTED_MODEL, version="1")[
+        "segments"
+    ]
+    assert segments["APAC"]["sql_threshold"] == 0.3  # its thresholds are the global ones
+    assert segments["APAC"]["expected_on_calibration"]["sql"]["leads_per_week"] == 120.0
+    assert segments["EMEA"]["sql_threshold"] == 0.4 and segments["EMEA"]["edited"] is False
+
+
+def test_approving_one_segment_records_it_and_keeps_the_rest_in_force(segmented: str, store: Path):
+    approvals = store / "approvals"
+    first = invoke(
+        "thresholds", "approve", "--by", "Dana", "--note", "Q3", "--model", segmented,
+        "--approvals-dir", str(approvals),
+    )  # fmt: skip
+    assert first.exit_code == 0, first.output
+    result = invoke(
+        "thresholds", "approve", "--by", "Sam", "--model", segmented, "--segment", "EMEA",
+        "--sql", "0.3", "--note", "EMEA sales team doubled", "--approvals-dir", str(approvals),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Approved segment EMEA: MQL >= 0.0800, SQL >= 0.3000 (edited values)" in result.output
+    client = MlflowClient()
+    history = load_approval_history(client=client, model_name=SEGMENTED_MODEL, version="1")
+    before, record = history
+    assert record == load_approval(client=client, model_name=SEGMENTED_MODEL, version="1")
+    # the new record is the previous one with EMEA replaced
+    emea = record["segments"]["EMEA"]
+    assert (emea["sql_threshold"], emea["approved_by"], emea["edited"]) == (0.3, "Sam", True)
+    assert emea["note"] == "EMEA sales team doubled" and emea["proposed_sql_threshold"] == 0.4
+    assert emea["expected_on_calibration"]["sql"]["leads_per_week"] == 120.0
+    assert record["segments"]["APAC"] == before["segments"]["APAC"]
+    assert (record["mql_threshold"], record["sql_threshold"]) == (0.08, 0.4)
+    assert record["global_approval"] == before["global_approval"]
+    assert record["global_approval"]["approved_by"] == "Dana"
+    assert record["approved_by"] == "Sam"  # who wrote this record
+    on_disk = approval_file(model_name=SEGMENTED_MODEL, version="1", directory=approvals)
+    assert json.loads(on_disk.read_text()) == record
+    shown = invoke("thresholds", "show", "--model", segmented, env=WIDE)
+    assert "Approved by Dana" in shown.output and "(Q3)" in shown.output  # the global approval
+    history_table = shown.output[shown.output.index("Approval history (2)") :]
+    sam_line = next(line for line in history_table.splitlines() if "Sam" in line)
+    assert "EMEA" in sam_line and "APAC" not in sam_line
+
+
+def test_approving_a_segment_alone_leaves_the_global_thresholds_proposed(
+    segmented: str, store: Path
+):
+    result = invoke(
+        "thresholds", "approve", "--by", "Sam", "--model", segmented, "--segment", "APAC",
+        "--approvals-dir", str(store / "approvals"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "APAC is a fallback segment" in " ".join(result.output.split())
+    record = load_approval(client=MlflowClient(), model_name=SEGMENTED_MODEL, version="1")
+    assert "mql_threshold" not in record and "sql_threshold" not in record
+    assert list(record["segments"]) == ["APAC"]
+    assert record["segments"]["APAC"]["sql_threshold"] == 0.4
+    shown = invoke("thresholds", "show", "--model", segmented, env=WIDE)
+    assert shown.exit_code == 0, shown.output
+    assert "Global thresholds not approved" in shown.output
+    lines = shown.output.splitlines()
+    assert "approved" in next(line for line in lines if "APAC (fallback)" in line)
+    assert "proposed" in next(line for line in lines if "EMEA" in line)
+    assert "Approved segments: APAC (Sam, " in shown.output
+
+
+def test_show_lists_the_segments(segmented: str, store: Path):
+    shown = invoke("thresholds", "show", "--model", segmented, env=WIDE)
+    assert shown.exit_code == 0, shown.output
+    assert "thresholds per region" in shown.output
+    lines = shown.output.splitlines()
+    emea = next(line for line in lines if "EMEA" in line)
+    for text in ("5,000 (400)", "SQL", "40.0%", "precision 50.0%", "no", "45.0%", "proposed"):
+        assert text in emea, text
+    assert "EMEA SQL: no threshold reaches precision 50%" in shown.output
+    assert "300 (12)" in next(line for line in lines if "APAC (fallback)" in line)
+    assert "APAC: fallback, the global thresholds (12 conversions in the" in shown.output
+    mql_row = lines[lines.index(emea) + 1]
+    assert "MQL" in mql_row and "8.0%" in mql_row and "recall 80.0%" in mql_row
+    assert "24.0%" in mql_row  # MQL or higher converts: from the what-if grid at 0.08
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--segment", "LATAM"], "unknown segment 'LATAM' of region; the segments are: EMEA, APAC"),
+        (["--segment", "EMEA", "--segment", "APAC", "--sql", "0.3"], "one segment at a time"),
+        (["--segment", "EMEA", "--mql", "0.5", "--sql", "0.2"], "segment 'EMEA': MQL threshold"),
+    ],
+)
+def test_bad_segment_approvals_stop_with_one_line_and_record_nothing(
+    segmented: str, store: Path, args: list[str], message: str
+):
+    approvals = store / "approvals"
+    result = CliRunner().invoke(
+        app,
+        ["thresholds", "approve", "--by", "Sam", "--model", segmented, *args,
+         "--approvals-dir", str(approvals)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert message in result.output and result.output.strip().count("\n") == 0
+    assert load_approval(client=MlflowClient(), model_name=SEGMENTED_MODEL, version="1") is None
+    assert not approvals.exists()
+
+
+def test_a_segment_of_a_model_without_segments_is_refused(store: Path):
+    result = CliRunner().invoke(
+        app, ["thresholds", "approve", "--by", "Sam", "--version", "1", "--segment", "EMEA"]
+    )
+    assert result.exit_code == 2 and "no per-segment thresholds" in result.output
     assert load_approval(client=MlflowClient(), model_name=MODEL_NAME, version="1") is None
