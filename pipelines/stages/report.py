@@ -24,6 +24,7 @@ from features.naming import describe_feature
 from features.split import TEST, cohort_rows
 from models.artifact import ScoringBundle
 from models.attribution import contributions
+from models.bundle import SEGMENT
 from models.stages import (
     DISQUALIFIED,
     SQL,
@@ -43,7 +44,7 @@ from pipelines.artifacts import (
 from pipelines.config import load_config
 from pipelines.errors import EXIT_MODEL, LeadscoreError
 from pipelines.io import write_json, write_table
-from pipelines.report.context import build_context
+from pipelines.report.context import build_context, with_learned_card
 from pipelines.report.render import render_report
 from pipelines.thresholds.approvals import load_approval
 from pipelines.tracking import EXPERIMENT, MODEL_NAME, configure_tracking, run_id_of
@@ -86,7 +87,7 @@ def stage_evidence(scorer: ScoringBundle, rows: pd.DataFrame) -> pd.DataFrame:
     if bool(scorer.stage_policy.get("hand_raiser_to_sql", True)):
         window = scorer.stage_policy.get("hand_raiser_window_days")  # None: forever (older)
         forced = hand_raiser_mask(rows, window_days=window)
-    return pd.DataFrame(
+    evidence = pd.DataFrame(
         {
             "as_of": rows["as_of"].to_numpy(),
             "label": rows["label"].to_numpy(dtype=np.int64),
@@ -102,6 +103,9 @@ def stage_evidence(scorer: ScoringBundle, rows: pd.DataFrame) -> pd.DataFrame:
             ),
         }
     )
+    if SEGMENT in scored:  # per-segment thresholds: each lead's segment (an attribute, no PII)
+        evidence[SEGMENT] = scored[SEGMENT].to_numpy(dtype=object)
+    return evidence
 
 
 def with_lead_age(evidence: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
@@ -192,6 +196,7 @@ def main(
     table, _ = load_training_table(features_dir)
     test_rows = cohort_rows(table, TEST)
     evidence = with_lead_age(stage_evidence(scorer, test_rows), test_rows)
+    evidence = with_learned_card(evidence, card=scorer.learned, rows=test_rows)
     thresholds = scorer.bundle["thresholds"]
     every_days = thresholds.get("snapshot_every_days")
     timing = cohort_timing(
