@@ -47,13 +47,19 @@ def thresholds_status(scores: pd.DataFrame) -> str | None:
 
 def segment_promise(model: ScoringModel, value: str, *, status: str | None) -> dict[str, Any]:
     """What a segment's thresholds promised: its entry of the model's thresholds, with the
-    segment's approval when its leads were scored with approved thresholds. Nothing for a
-    segment the calibration cohort did not hold (those leads got the global thresholds)."""
+    segment's own approval when its leads were scored with approved thresholds. Nothing for a
+    segment the calibration cohort did not hold, nor for a fallback segment scored with
+    edited global thresholds (its figures are those of the proposed global thresholds)."""
     entry = (model.thresholds.get("segments") or {}).get(value) if model.found else None
     if not entry or not (entry.get("rows") or entry.get("expected")):
         return {}
-    approved = ((model.approval or {}).get("segments") or {}).get(value)
-    return promised_precision(entry, approved if status == APPROVED else None)
+    approval = model.approval or {}
+    own = (approval.get("segments") or {}).get(value)
+    if status != APPROVED:
+        return promised_precision(entry, None)
+    if own is None and entry.get("fallback") and approval.get("edited"):
+        return {}
+    return promised_precision(entry, own)
 
 
 def segment_figures(

@@ -318,8 +318,8 @@ def test_rates_are_broken_down_by_segment_against_each_segments_promise(
 def test_an_approved_segment_is_held_to_its_approved_thresholds(
     files: dict[str, Path], tmp_path: Path
 ):
-    """EMEA approved on its own with an edited SQL threshold: its promise is what the
-    approval recorded; the other segments keep their proposed promise."""
+    """EMEA approved with an edited SQL threshold: its promise is what the approval recorded.
+    APAC, a fallback scored with edited global thresholds, promised nothing measured."""
     client = MlflowClient()
     record_approval(
         client=client,
@@ -327,6 +327,9 @@ def test_an_approved_segment_is_held_to_its_approved_thresholds(
         version="1",
         approved_by="Sam",
         directory=tmp_path / "approvals",
+        mql_threshold=0.15,
+        sql_threshold=0.4,
+        details={"edited": True, "expected_on_calibration": {"sql": {"precision": 0.5}}},
         segments={
             "EMEA": {
                 "mql_threshold": 0.15,
@@ -340,7 +343,7 @@ def test_an_approved_segment_is_held_to_its_approved_thresholds(
         },
     )
     try:
-        with_segments(files, status={"EMEA": "approved"})
+        with_segments(files, status={"EMEA": "approved", "APAC": "approved"})
         segments = monitor(files, tmp_path / "out", "--as-of", "2025-05-01")["segments"]
     finally:
         for tag in client.get_model_version(MODEL_NAME, "1").tags:
@@ -349,5 +352,6 @@ def test_an_approved_segment_is_held_to_its_approved_thresholds(
     assert segments["EMEA"]["thresholds_status"] == "approved"
     assert segments["EMEA"]["stages"]["SQL"]["promised"] == 0.55
     assert segments["EMEA"]["stages"]["MQL or higher"]["promised"] == 0.33
-    assert segments["APAC"]["thresholds_status"] == "proposed"
-    assert segments["APAC"]["stages"]["SQL"]["promised"] == 0.4
+    assert segments["APAC"]["thresholds_status"] == "approved"
+    assert segments["APAC"]["stages"]["SQL"]["promised"] is None
+    assert segments["APAC"]["stages"]["SQL"]["verdict"] == "no promise"

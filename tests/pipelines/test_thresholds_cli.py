@@ -6,14 +6,20 @@ import json
 import math
 from pathlib import Path
 
+import lightgbm as lgb
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from rich.console import Console
 from typer.testing import CliRunner
 
 from models.artifact import LeadScoringModel
+from models.train import ModelSpec
 from pipelines.cli import app
+from pipelines.config import CalibrationParams, ThresholdsParams
+from pipelines.stages.calibrate import calibrate_and_choose
 from pipelines.thresholds.approvals import (
     APPROVAL_TAG,
     HISTORY_TAG,
@@ -22,7 +28,7 @@ from pipelines.thresholds.approvals import (
     load_approval,
     load_approval_history,
 )
-from pipelines.thresholds.commands import expected_rows, render_table
+from pipelines.thresholds.commands import effect_of, expected_rows, render_table
 from pipelines.tracking import MODEL_NAME
 
 PROPOSED = {
@@ -224,42 +230,75 @@ def test_bad_approvals_stop_with_one_line(store: Path, args: list[str], message:
     assert load_approval(client=MlflowClient(), model_name=MODEL_NAME, version="1") is None
 
 
-# Per-segment thresholds (issue 18). Until the calibrate stage writes `segments`, the proposal
-# copies the global entries into two segments, one of them a fallback (the global thresholds).
+# Per-segment thresholds (issue 18): the calibrate stage's own choice on a small table of
+# leads by region. EMEA and NA choose their own thresholds (NA with a stricter SQL precision);
+# APAC has too few conversions and falls back to the global thresholds.
 SEGMENTED_MODEL = "lead-conversion-segmented"
-SEGMENTED = {
-    **PROPOSED,
-    "segment_column": "region",
-    "segments": {
-        "EMEA": {
-            "rows": 5000, "positives": 400, "fallback": False, "reason": "", "overrides": {},
-            **{key: PROPOSED[key] for key in ("mql", "expected", "what_if")},
-            "sql": {
-                **PROPOSED["sql"], "feasible": False, "precision": 0.45,
-                "message": "no threshold reaches precision 50%; the best is 45% (used instead)",
-            },
-        },
-        "APAC": {
-            "rows": 300, "positives": 12, "fallback": True,
-            "reason": "12 conversions in the calibration cohort, below the minimum of 40",
-            "overrides": {},
-            **{key: PROPOSED[key] for key in ("mql", "sql", "expected", "what_if")},
-        },
-    },
-}  # fmt: skip
+REGIONS = {"EMEA": (0.6, 0.05), "NA": (0.3, 0.05), "APAC": (0.1, 0.02)}  # share, base rate
 WIDE = {"COLUMNS": "220"}  # rich wraps long cells on the 80 columns of the test runner
 
 
+def region_thresholds(n_leads: int = 3000, moments: int = 6, every_days: float = 14.0) -> dict:
+    """thresholds.json of a calibration cohort of leads by region (a one-feature booster)."""
+    rng = np.random.default_rng(1)
+    region = rng.choice(list(REGIONS), size=n_leads, p=[v[0] for v in REGIONS.values()])
+    lead = np.repeat(np.arange(n_leads), moments)
+    step = np.tile(np.arange(moments), n_leads)
+    score = rng.random(lead.size)
+    base = np.array([REGIONS[r][1] for r in region])[lead]
+    table = pd.DataFrame(
+        {
+            "lead_id": lead,
+            "as_of": pd.Timestamp("2025-06-01", tz="UTC") + pd.to_timedelta(step * every_days, "D"),
+            "label": rng.binomial(1, np.clip(base * (0.2 + 4 * score**2), 0, 1)),
+            "cohort": "calibration",
+            "engagement_score": score,
+            "region": pd.Categorical(region[lead]),
+        }
+    )
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 4, "num_threads": 1},
+        lgb.Dataset(table[["engagement_score"]], table["label"]),
+        num_boost_round=20,
+    )
+    _, _, thresholds = calibrate_and_choose(
+        table=table,
+        booster=booster,
+        spec=ModelSpec(features=("engagement_score",), categorical=()),
+        calibration=CalibrationParams(),
+        policy=ThresholdsParams(
+            segment_column="region",
+            segments={"NA": {"sql_precision": 0.2}},
+            sql_precision=0.1,
+            bootstrap_samples=20,
+        ),
+        snapshot_every_days=every_days,
+        min_segment_positives=100,
+        min_segment_negatives=60,
+    )
+    return json.loads(json.dumps(thresholds))  # as thresholds.json and the bundle hold it
+
+
 @pytest.fixture(scope="module")
-def segmented_version(tracking: tuple[Path, str]) -> str:
-    """A second registered model in the same store whose bundle holds `SEGMENTED`."""
+def proposal() -> dict:
+    """The segmented thresholds the bundle holds."""
+    thresholds = region_thresholds()
+    segments = thresholds["segments"]
+    assert [v for v, e in segments.items() if e["fallback"]] == ["APAC"], "the test's premise"
+    assert segments["NA"]["sql"]["target"] == 0.2 and not segments["EMEA"]["fallback"]
+    return thresholds
+
+
+@pytest.fixture(scope="module")
+def segmented_version(tracking: tuple[Path, str], proposal: dict) -> str:
+    """A second registered model in the same store whose bundle holds `proposal`."""
     root, uri = tracking
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         mlflow.set_tracking_uri(uri)
         bundle = root / "segmented" / "bundle"  # the artifact keeps the folder's name
         bundle.mkdir(parents=True)
-        (bundle / "bundle.json").write_text(json.dumps({"thresholds": SEGMENTED}))
+        (bundle / "bundle.json").write_text(json.dumps({"thresholds": proposal}))
         with mlflow.start_run():
             mlflow.pyfunc.log_model(
                 name="model",
@@ -281,41 +320,54 @@ def segmented(segmented_version: str, store: Path) -> str:
     return segmented_version
 
 
+def cuts(entry: dict) -> tuple[float, float]:
+    """(MQL, SQL) thresholds of a proposal entry."""
+    return entry["mql"]["threshold"], entry["sql"]["threshold"]
+
+
+def approved(model: str = SEGMENTED_MODEL) -> dict:
+    return load_approval(client=MlflowClient(), model_name=model, version="1")
+
+
 def test_approving_without_segment_approves_the_global_and_every_segment(
-    segmented: str, store: Path
+    segmented: str, store: Path, proposal: dict
 ):
     result = invoke(
         "thresholds", "approve", "--by", "Dana", "--model", segmented,
         "--approvals-dir", str(store / "approvals"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "fallback segments, on the global thresholds: APAC" in result.output
-    record = load_approval(client=MlflowClient(), model_name=SEGMENTED_MODEL, version="1")
-    assert (record["mql_threshold"], record["sql_threshold"]) == (0.08, 0.4)
-    assert set(record["segments"]) == {"EMEA", "APAC"}
-    for entry in record["segments"].values():
-        assert (entry["mql_threshold"], entry["sql_threshold"]) == (0.08, 0.4)
+    assert "fallback segments, on the global thresholds: APAC" in " ".join(result.output.split())
+    record = approved()
+    assert (record["mql_threshold"], record["sql_threshold"]) == cuts(proposal)
+    assert set(record["segments"]) == {"EMEA", "NA", "APAC"}
+    for value, entry in record["segments"].items():
+        assert (entry["mql_threshold"], entry["sql_threshold"]) == cuts(proposal["segments"][value])
         assert entry["approved_by"] == "Dana" and entry["edited"] is False
     assert record["segments"]["APAC"]["fallback"] is True
+    assert cuts(proposal["segments"]["APAC"]) == cuts(proposal)  # a fallback's are the global
+    assert cuts(proposal["segments"]["NA"]) != cuts(proposal)
 
 
 def test_an_edited_global_approval_carries_to_the_fallback_segment_only(
-    segmented: str, store: Path
+    segmented: str, store: Path, proposal: dict
 ):
     result = invoke(
-        "thresholds", "approve", "--by", "Dana", "--model", segmented, "--sql", "0.3",
+        "thresholds", "approve", "--by", "Dana", "--model", segmented, "--sql", "0.15",
         "--approvals-dir", str(store / "approvals"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    segments = load_approval(client=MlflowClient(), model_name=SEGMENTED_MODEL, version="1")[
-        "segments"
-    ]
-    assert segments["APAC"]["sql_threshold"] == 0.3  # its thresholds are the global ones
-    assert segments["APAC"]["expected_on_calibration"]["sql"]["leads_per_week"] == 120.0
-    assert segments["EMEA"]["sql_threshold"] == 0.4 and segments["EMEA"]["edited"] is False
+    segments = approved()["segments"]
+    apac = segments["APAC"]  # its thresholds are the global ones, with their effect on APAC
+    assert apac["sql_threshold"] == 0.15 and apac["edited"] is True
+    assert apac["expected_on_calibration"]["sql"] == effect_of(proposal["segments"]["APAC"], 0.15)
+    assert segments["EMEA"]["sql_threshold"] == proposal["segments"]["EMEA"]["sql"]["threshold"]
+    assert segments["EMEA"]["edited"] is False
 
 
-def test_approving_one_segment_records_it_and_keeps_the_rest_in_force(segmented: str, store: Path):
+def test_approving_one_segment_records_it_and_keeps_the_rest_in_force(
+    segmented: str, store: Path, proposal: dict
+):
     approvals = store / "approvals"
     first = invoke(
         "thresholds", "approve", "--by", "Dana", "--note", "Q3", "--model", segmented,
@@ -324,21 +376,24 @@ def test_approving_one_segment_records_it_and_keeps_the_rest_in_force(segmented:
     assert first.exit_code == 0, first.output
     result = invoke(
         "thresholds", "approve", "--by", "Sam", "--model", segmented, "--segment", "EMEA",
-        "--sql", "0.3", "--note", "EMEA sales team doubled", "--approvals-dir", str(approvals),
+        "--sql", "0.15", "--note", "EMEA sales team doubled", "--approvals-dir", str(approvals),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "Approved segment EMEA: MQL >= 0.0800, SQL >= 0.3000 (edited values)" in result.output
+    emea_mql = proposal["segments"]["EMEA"]["mql"]["threshold"]
+    assert f"Approved segment EMEA: MQL >= {emea_mql:.4f}, SQL >= 0.1500 (edited" in result.output
     client = MlflowClient()
     history = load_approval_history(client=client, model_name=SEGMENTED_MODEL, version="1")
     before, record = history
-    assert record == load_approval(client=client, model_name=SEGMENTED_MODEL, version="1")
+    assert record == approved()
     # the new record is the previous one with EMEA replaced
     emea = record["segments"]["EMEA"]
-    assert (emea["sql_threshold"], emea["approved_by"], emea["edited"]) == (0.3, "Sam", True)
-    assert emea["note"] == "EMEA sales team doubled" and emea["proposed_sql_threshold"] == 0.4
-    assert emea["expected_on_calibration"]["sql"]["leads_per_week"] == 120.0
-    assert record["segments"]["APAC"] == before["segments"]["APAC"]
-    assert (record["mql_threshold"], record["sql_threshold"]) == (0.08, 0.4)
+    assert (emea["sql_threshold"], emea["approved_by"], emea["edited"]) == (0.15, "Sam", True)
+    assert emea["note"] == "EMEA sales team doubled"
+    assert emea["proposed_sql_threshold"] == proposal["segments"]["EMEA"]["sql"]["threshold"]
+    assert emea["expected_on_calibration"]["sql"] == effect_of(proposal["segments"]["EMEA"], 0.15)
+    for value in ("NA", "APAC"):
+        assert record["segments"][value] == before["segments"][value]
+    assert (record["mql_threshold"], record["sql_threshold"]) == cuts(proposal)
     assert record["global_approval"] == before["global_approval"]
     assert record["global_approval"]["approved_by"] == "Dana"
     assert record["approved_by"] == "Sam"  # who wrote this record
@@ -352,7 +407,7 @@ def test_approving_one_segment_records_it_and_keeps_the_rest_in_force(segmented:
 
 
 def test_approving_a_segment_alone_leaves_the_global_thresholds_proposed(
-    segmented: str, store: Path
+    segmented: str, store: Path, proposal: dict
 ):
     result = invoke(
         "thresholds", "approve", "--by", "Sam", "--model", segmented, "--segment", "APAC",
@@ -360,10 +415,11 @@ def test_approving_a_segment_alone_leaves_the_global_thresholds_proposed(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "APAC is a fallback segment" in " ".join(result.output.split())
-    record = load_approval(client=MlflowClient(), model_name=SEGMENTED_MODEL, version="1")
+    record = approved()
     assert "mql_threshold" not in record and "sql_threshold" not in record
     assert list(record["segments"]) == ["APAC"]
-    assert record["segments"]["APAC"]["sql_threshold"] == 0.4
+    apac = record["segments"]["APAC"]
+    assert (apac["mql_threshold"], apac["sql_threshold"]) == cuts(proposal)
     shown = invoke("thresholds", "show", "--model", segmented, env=WIDE)
     assert shown.exit_code == 0, shown.output
     assert "Global thresholds not approved" in shown.output
@@ -373,28 +429,41 @@ def test_approving_a_segment_alone_leaves_the_global_thresholds_proposed(
     assert "Approved segments: APAC (Sam, " in shown.output
 
 
-def test_show_lists_the_segments(segmented: str, store: Path):
+def test_show_lists_the_segments(segmented: str, store: Path, proposal: dict):
     shown = invoke("thresholds", "show", "--model", segmented, env=WIDE)
     assert shown.exit_code == 0, shown.output
     assert "thresholds per region" in shown.output
     lines = shown.output.splitlines()
-    emea = next(line for line in lines if "EMEA" in line)
-    for text in ("5,000 (400)", "SQL", "40.0%", "precision 50.0%", "no", "45.0%", "proposed"):
-        assert text in emea, text
-    assert "EMEA SQL: no threshold reaches precision 50%" in shown.output
-    assert "300 (12)" in next(line for line in lines if "APAC (fallback)" in line)
-    assert "APAC: fallback, the global thresholds (12 conversions in the" in shown.output
-    mql_row = lines[lines.index(emea) + 1]
-    assert "MQL" in mql_row and "8.0%" in mql_row and "recall 80.0%" in mql_row
-    assert "24.0%" in mql_row  # MQL or higher converts: from the what-if grid at 0.08
+    for value, target in (("EMEA", "precision 10.0%"), ("NA", "precision 20.0%")):
+        entry = proposal["segments"][value]
+        sql_row = next(line for line in lines if line.startswith(f"│ {value} "))
+        expected = (
+            f"{entry['rows']:,} ({entry['positives']:,})",
+            "SQL",
+            f"{entry['sql']['threshold']:.1%}",
+            target,
+            "yes" if entry["sql"]["feasible"] else "no",
+            f"{entry['sql']['precision']:.1%}",
+            "proposed",
+        )
+        for text in expected:
+            assert text in sql_row, (value, text)
+        mql_row = lines[lines.index(sql_row) + 1]
+        assert "MQL" in mql_row and f"{entry['mql']['threshold']:.1%}" in mql_row
+        assert "recall 80.0%" in mql_row and f"{entry['mql']['precision']:.1%}" in mql_row
+    apac = proposal["segments"]["APAC"]
+    apac_row = next(line for line in lines if "APAC (fallback)" in line)
+    assert f"{apac['rows']:,} ({apac['positives']:,})" in apac_row
+    assert f"APAC: fallback, the global thresholds ({apac['reason']})" in shown.output
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--segment", "LATAM"], "unknown segment 'LATAM' of region; the segments are: EMEA, APAC"),
-        (["--segment", "EMEA", "--segment", "APAC", "--sql", "0.3"], "one segment at a time"),
+        (["--segment", "LATAM"], "unknown segment 'LATAM' of region; the segments are: EMEA"),
+        (["--segment", "EMEA", "--segment", "NA", "--sql", "0.3"], "one segment at a time"),
         (["--segment", "EMEA", "--mql", "0.5", "--sql", "0.2"], "segment 'EMEA': MQL threshold"),
+        (["--segment", "EMEA", "--sql", "1.5"], "segment 'EMEA': SQL threshold 1.5 is not a"),
     ],
 )
 def test_bad_segment_approvals_stop_with_one_line_and_record_nothing(
@@ -408,7 +477,7 @@ def test_bad_segment_approvals_stop_with_one_line_and_record_nothing(
     )  # fmt: skip
     assert result.exit_code == 2
     assert message in result.output and result.output.strip().count("\n") == 0
-    assert load_approval(client=MlflowClient(), model_name=SEGMENTED_MODEL, version="1") is None
+    assert approved() is None
     assert not approvals.exists()
 
 
@@ -417,4 +486,4 @@ def test_a_segment_of_a_model_without_segments_is_refused(store: Path):
         app, ["thresholds", "approve", "--by", "Sam", "--version", "1", "--segment", "EMEA"]
     )
     assert result.exit_code == 2 and "no per-segment thresholds" in result.output
-    assert load_approval(client=MlflowClient(), model_name=MODEL_NAME, version="1") is None
+    assert approved(MODEL_NAME) is None
