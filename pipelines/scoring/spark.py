@@ -79,6 +79,10 @@ from pipelines.scoring.options import (
 )
 from pipelines.scoring.partition import N_SLOTS, ROW, SLOT, TableSource, canonical_names, lead_slots
 from pipelines.scoring.settings import (
+    APPROVED_STATUS,
+    NO_SEGMENT,
+    PROPOSED_STATUS,
+    SEGMENT,
     TABLES,
     LoadedModel,
     ScoreSettings,
@@ -471,6 +475,7 @@ def udf_params(model: LoadedModel, thresholds: Thresholds, settings: ScoreSettin
         "sql_threshold": thresholds.sql,
         "top_reasons": settings.top_reasons,
         "reasons_method": settings.reasons_method,
+        "segments": json.dumps(thresholds.segments),  # approved per-segment thresholds
     }
     signature = get_model_info(pinned_uri(model)).signature
     accepted = (
@@ -546,10 +551,11 @@ def write_scores(
     import mlflow
     from pyspark.sql import functions as sf
 
+    result_type = LEARNED_RESULT_TYPE if model.learned else RESULT_TYPE
     predict = mlflow.pyfunc.spark_udf(
         prepared.sparkSession,
         pinned_uri(model),
-        result_type=LEARNED_RESULT_TYPE if model.learned else RESULT_TYPE,
+        result_type=f"{result_type}, segment string" if model.segmented else result_type,
         env_manager="local",
         params=params,
     )
@@ -559,7 +565,9 @@ def write_scores(
     )
     constants = {
         "model_version": sf.lit(model.version),
-        "thresholds_status": sf.lit(thresholds.status),
+        "thresholds_status": row_status(model, thresholds, sf.col(f"{SCORES}.{SEGMENT}"))
+        if model.segmented
+        else sf.lit(thresholds.status),
         "scored_at": sf.lit(scored_at.to_pydatetime()),
         "lead_age_days": sf.col(AGE),
     }
@@ -572,13 +580,35 @@ def write_scores(
     scores.select(*columns).write.mode("overwrite").partitionBy("stage").parquet(path)
 
 
+def row_status(model: LoadedModel, thresholds: Thresholds, segment: Any) -> Any:
+    """`thresholds_status` per row as the local engine's (`Thresholds.row_status`)."""
+    from pyspark.sql import functions as sf
+
+    own = sorted(model.scorer.segment_thresholds())
+    approved = sorted(thresholds.segments)
+    status = sf.lit(thresholds.status)
+    if own:
+        status = sf.when(segment.isin(own), sf.lit(PROPOSED_STATUS)).otherwise(status)
+    if approved:
+        status = sf.when(segment.isin(approved), sf.lit(APPROVED_STATUS)).otherwise(status)
+    return status
+
+
 def output_counters(spark: SparkSession, path: str, spec: BucketSpec) -> RunState:
-    """Stage counts and the probability's drift counts, read back from the written output."""
-    written = spark.read.parquet(path).select("stage", "rule_stage", "probability")
+    """Stage counts and the probability's drift counts, read back from the written output;
+    stages per segment when the output has segments."""
+    from pyspark.sql import functions as sf
+
+    output = spark.read.parquet(path)
+    written = output.select("stage", "rule_stage", "probability")
     count = functools.partial(score_counters, spec.references.get("probability"))
     state = new_state()
     for (record,) in written.mapInArrow(count, f"{RECORD} string").collect():
         state.merge(state_of(json.loads(record)))
+    if SEGMENT in output.columns:
+        segment = sf.coalesce(sf.col(SEGMENT), sf.lit(NO_SEGMENT))
+        for value, stage, n in output.groupBy(segment, "stage").count().collect():
+            state.by_segment.setdefault(str(value), {})[str(stage)] = int(n)
     return state
 
 

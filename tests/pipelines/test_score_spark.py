@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.scoring.local import run_score
 from pipelines.scoring.partition import ROW, SLOT
-from pipelines.scoring.settings import LoadedModel, ScoreSettings
+from pipelines.scoring.settings import TABLES, LoadedModel, ScoreSettings
 from pipelines.scoring.spark import (
     BAD,
     KIND,
@@ -213,3 +213,34 @@ def test_the_local_engine_works_without_pyspark():
         " sys.exit('pipelines.scoring.spark' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=False).returncode == 0
+
+
+def test_both_engines_give_each_segment_its_thresholds(
+    spark: SparkSession, segmented_project: Path, tmp_path: Path
+):
+    from pipelines.scoring.job import load_model
+    from pipelines.scoring.options import DEFAULT_MODEL_URI
+
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{segmented_project / 'mlflow.db'}"
+    try:
+        model = load_model(DEFAULT_MODEL_URI)
+        paths = {t: segmented_project / "data/interim" / f"{t}.parquet" for t in TABLES}
+        summaries = score_both(spark, model, paths, tmp_path)
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+    local = pd.read_parquet(tmp_path / "local.parquet").sort_values("lead_id")
+    on_spark = pd.read_parquet(tmp_path / "spark.parquet").sort_values("lead_id")
+    on_spark = on_spark.assign(stage=on_spark["stage"].astype(str))[model.output_columns]
+    columns = ["lead_id", "stage", "segment", "thresholds_status"]
+    assert local.columns[-1] == "segment"
+    pd.testing.assert_frame_equal(
+        local[columns].reset_index(drop=True),
+        on_spark[columns].reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert summaries["spark"]["by_segment"] == summaries["local"]["by_segment"]
+    assert summaries["local"]["segment_column"] == "source"
