@@ -190,10 +190,19 @@ class ThresholdsParams:
                     f"thresholds.segments.{value}: wrong value type in {dict(overrides)}"
                 ) from None
 
+    def overrides_of(self, value: str) -> dict[str, Any]:
+        """The overrides written for a segment value: under the value itself, else under the
+        same value in other case (`features.lowercase_categories` lowercases the data)."""
+        written = {str(k): v for k, v in self.segments.items()}
+        if str(value) in written:
+            return dict(written[str(value)] or {})
+        caseless = {k.casefold(): v for k, v in written.items()}
+        return dict(caseless.get(str(value).casefold()) or {})
+
     def for_segment(self, value: str) -> ThresholdsParams:
         """The policy of one segment value: these keys with the segment's overrides (and no
         `segments` of its own)."""
-        overrides = {str(k): v for k, v in self.segments.items()}.get(str(value)) or {}
+        overrides = self.overrides_of(value)
         if not overrides:
             return self
         hints = get_type_hints(ThresholdsParams)

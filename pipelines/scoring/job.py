@@ -193,7 +193,7 @@ def thresholds_for(model: LoadedModel) -> Thresholds:
     """Approved thresholds for the model version when recorded, else the proposed ones."""
     from mlflow.tracking import MlflowClient
 
-    from pipelines.thresholds.approvals import APPROVED, PROPOSED, load_approval
+    from pipelines.thresholds.approvals import APPROVED, PROPOSED, global_approver, load_approval
 
     approval = None
     if model.registered_name is not None:
@@ -202,12 +202,13 @@ def thresholds_for(model: LoadedModel) -> Thresholds:
         )
     segments = {str(k): dict(v) for k, v in ((approval or {}).get("segments") or {}).items()}
     if approval and approval.get("mql_threshold") is not None:
+        approver = global_approver(approval)  # not whoever approved a segment since
         return Thresholds(
             mql=float(approval["mql_threshold"]),
             sql=float(approval["sql_threshold"]),
             status=APPROVED,
-            approved_by=str(approval.get("approved_by") or "") or None,
-            approved_at=str(approval.get("approved_at") or "") or None,
+            approved_by=str(approver.get("approved_by") or "") or None,
+            approved_at=str(approver.get("approved_at") or "") or None,
             segments=segments,
         )
     mql, sql = model.scorer.thresholds()

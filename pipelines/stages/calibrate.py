@@ -198,27 +198,24 @@ def propose_segments(
             "positives": positives,
             "fallback": bool(reason),
             "reason": reason,
-            "overrides": dict(_overrides(policy, str(value))),
+            "overrides": policy.overrides_of(str(value)),
             **entry,
         }
+    seen = {value.casefold() for value in result}
     for value in map(str, policy.segments):
-        if value not in result:
+        if value.casefold() not in seen:
             result[value] = {
                 "rows": 0,
                 "positives": 0,
                 "fallback": True,
                 "reason": "no lead of this segment in the calibration cohort",
-                "overrides": dict(_overrides(policy, value)),
+                "overrides": policy.overrides_of(value),
                 "mql": overall["mql"],
                 "sql": overall["sql"],
                 "expected": [],
                 "what_if": [],
             }
     return result
-
-
-def _overrides(policy: ThresholdsParams, value: str) -> dict[str, Any]:
-    return {str(k): v for k, v in policy.segments.items()}.get(value) or {}
 
 
 def calibrate_and_choose(

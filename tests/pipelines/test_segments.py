@@ -280,3 +280,10 @@ def test_leadscore_score_writes_segments_and_marks_an_approved_segment(
     fallback = next(v for v, e in proposal["segments"].items() if e["fallback"] and e["rows"])
     assert by_segment[fallback]["thresholds_status"] == "global (proposed)"
     assert by_segment[fallback]["sql"] == proposal["sql"]["threshold"]
+
+
+def test_overrides_written_in_other_case_apply_to_the_value(fitted) -> None:
+    # features.lowercase_categories lowercases the data; params may keep the CRM's spelling
+    thresholds = choose(fitted, segments={"eu": {"sql_precision": 0.18}})
+    assert set(thresholds["segments"]) == set(REGIONS)
+    assert thresholds["segments"]["EU"]["sql"]["target"] == 0.18
