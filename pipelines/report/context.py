@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.split import cohort_weeks
-from models.bundle import LEARNED_POINTS
+from models.bundle import LEARNED_POINTS, SEGMENT
 from models.evaluation import (
     age_band_frame,
     calibration_points,
@@ -39,6 +39,7 @@ from models.thresholds import (
     what_if_table,
 )
 from pipelines.config import ReportParams
+from pipelines.report.segments import OTHER_SEGMENTS, segment_values, split_segments
 from pipelines.tracking import MODEL_NAME
 
 COHORT_ORDER = {"train": 0, "calibration": 1, "test": 2}
@@ -104,6 +105,8 @@ class ReportContext:
     learned_card: Mapping[str, Any] | None = None  # card vs model vs points (metrics.json)
     card_effect: pd.DataFrame | None = None  # the learned card's stages on the test cohort
     card_thresholds: Mapping[str, float] | None = None  # the card's MQL/SQL points
+    segment_metrics: Mapping[str, Any] | None = None  # metrics.json `segments` (test cohort)
+    segment_effects: Mapping[str, pd.DataFrame] | None = None  # test stage table per segment
 
 
 # -- from the scored cohort to the context -------------------------------------------------
@@ -244,6 +247,28 @@ def gains_frame(y: np.ndarray, evidence: pd.DataFrame) -> pd.DataFrame:
     if has_learned_card(evidence):
         curves.append(gains_points(y, evidence[LEARNED_POINTS], model="learned_card"))
     return pd.concat(curves, ignore_index=True)
+
+
+def segment_effects(
+    evidence: pd.DataFrame, *, thresholds: Mapping[str, Any], effect_kwargs: Mapping[str, Any]
+) -> dict[str, pd.DataFrame] | None:
+    """The test period's stage table of each segment the report shows one by one, and of the
+    other segments together (OTHER_SEGMENTS); None unless the thresholds are per segment and
+    the evidence holds each lead's segment. Leads without a segment of their own are in none."""
+    if SEGMENT not in evidence.columns or not thresholds.get("segments"):
+        return None
+    shown, rest = split_segments(thresholds)
+    groups = {value: [value] for value in shown} | ({OTHER_SEGMENTS: rest} if rest else {})
+    values = evidence[SEGMENT].astype("string")
+    y, stages = evidence["label"].to_numpy(), evidence["stage"].to_numpy()
+    timing = effect_kwargs.get("timing")
+    effects = {}
+    for name, members in groups.items():
+        mask = values.isin(members).fillna(False).to_numpy(dtype=bool)
+        if mask.any():
+            subset = {"timing": timing.subset(mask) if timing is not None else None}
+            effects[name] = stage_effect(y[mask], stages[mask], **(dict(effect_kwargs) | subset))
+    return effects
 
 
 def card_point_thresholds(scorecard: Mapping[str, Any] | None) -> dict[str, float] | None:
@@ -416,6 +441,10 @@ def build_context(
         scorecard=list((scorecard or {}).get("table") or []) or None,
         learned_card=learned_card_figures(metrics, scorecard),
         card_thresholds=card_point_thresholds(scorecard) if has_learned_card(evidence) else None,
+        segment_metrics=metrics.get("segments"),
+        segment_effects=segment_effects(
+            evidence, thresholds=thresholds, effect_kwargs=effect_kwargs
+        ),
         **compared,
         **population_fields(
             evidence,
@@ -521,8 +550,13 @@ def _cohort_rows(cohorts: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _approval(approval: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Who approved which thresholds when, or None."""
+    """Who approved which global thresholds when, or None (also when only segments were
+    approved: the global thresholds are then still proposed)."""
     if not approval:
+        return None
+    if approval.get("segments") and all(
+        approval.get(key) is None for key in ("mql_threshold", "sql_threshold")
+    ):
         return None
     return {
         "by": str(approval.get("approved_by")),
@@ -575,6 +609,17 @@ def _age_rows(context: ReportContext) -> list[dict[str, Any]]:
         }
         for row in rows.to_dict(orient="records")
     ]
+
+
+def _segments(context: ReportContext) -> dict[str, Any] | None:
+    """The per-segment section's values (None without per-segment thresholds)."""
+    effects = context.segment_effects or {}
+    return segment_values(
+        context.thresholds,
+        metrics_segments=context.segment_metrics,
+        approval=context.approval,
+        test_stages={name: _rows_by_stage(effect) for name, effect in effects.items()},
+    )
 
 
 def page_values(context: ReportContext) -> dict[str, Any]:
@@ -648,6 +693,7 @@ def page_values(context: ReportContext) -> dict[str, Any]:
         ],
         "scorecard": context.scorecard or [],
         "learned_card": context.learned_card,
+        "segments": _segments(context),
         "unknown_activity_names": [
             {"key": key, "names": ", ".join(names)}
             for key, names in (features_summary.get("unknown_activity_names") or {}).items()

@@ -31,6 +31,7 @@ from pipelines.report.context import (
 )
 from pipelines.report.render import render_report
 from pipelines.scoring.settings import LoadedModel
+from pipelines.stages import report as report_stage
 from pipelines.stages.report import (
     ARTIFACT_DIR,
     EVIDENCE_FILE,
@@ -50,6 +51,7 @@ PLOT_LABELS = [
     "Funnel",
     "Top drivers",
 ]
+STAGE_ROWS = ("SQL", "MQL", "IQL", "DISQUALIFIED", "MQL or higher")  # the stage table's order
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
 
 
@@ -449,16 +451,16 @@ def test_stage_table_and_gains_set_the_learned_card_beside_model_and_points(
 ):
     html, context = render_pipeline(pipeline_report)
     stages = table_text(html, "stage-comparison")
-    assert stages[0].split(" | ")[2:] == [
+    assert stages[0].split(" | ")[1:] == [
         "Model",
         "Learned points card",
         "Hand-written points (today)",
     ]
     card = context.card_effect.set_index("stage")
     points = context.points_effect.set_index("stage")
-    for stage in ("SQL", "MQL", "IQL", "DISQUALIFIED", "MQL or higher"):
-        cells = next(r for r in stages[2:] if r.startswith(f"{stage} |")).split(" | ")
-        assert cells[5:] == [
+    for stage, row in zip(STAGE_ROWS, stages[2:], strict=True):
+        cells = row.split(" | ")
+        assert cells[0].startswith(stage) and cells[4:] == [
             f"{card.loc[stage, 'leads_per_week']:,.0f}",
             f"{card.loc[stage, 'precision']:.1%}",
             f"{points.loc[stage, 'leads_per_week']:,.0f}",
@@ -492,3 +494,152 @@ def test_report_without_a_learned_card_shows_model_and_points_only(pipeline_repo
     )
     assert "Learned points card" not in svg_text(html, "Gains")
     assert "learned-card" not in html and "lift-comparison" not in html
+
+
+FALLBACK_REASON = "12 conversions in the calibration cohort, below the minimum of 40"
+
+
+def segmented(thresholds: dict, sizes: dict[str, int], fallbacks: set[str]) -> dict:
+    """The pipeline's thresholds with its global entries copied into segments (an interim
+    stand-in for the calibrate stage's `segments`, shaped as in the segments contract)."""
+    entries = {
+        value: {
+            "rows": rows,
+            "positives": rows // 20,
+            "fallback": value in fallbacks,
+            "reason": FALLBACK_REASON if value in fallbacks else "",
+            "overrides": {} if value in fallbacks else {"sql_precision": 0.2},
+            **{key: thresholds[key] for key in ("mql", "sql", "expected", "what_if")},
+        }
+        for value, rows in sizes.items()
+    }
+    return thresholds | {"segment_column": "region", "segments": entries}
+
+
+def run_report_stage(project: Path) -> tuple[str, pd.DataFrame]:
+    """The report stage on a pipeline project: its page and its evidence file."""
+    directory = project / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+        report_stage.main(
+            params=project / "params.yaml",
+            features_dir=directory / "features",
+            model_dir=directory / "model",
+            reports_dir=directory / "reports",
+            interim_dir=directory / "interim",
+        )
+    page = (directory / "reports" / "report.html").read_text(encoding="utf-8")
+    return page, report_stage.read_evidence(directory / "reports" / EVIDENCE_FILE)
+
+
+def test_the_report_stage_sets_the_learned_card_in_the_stage_table_and_gains(
+    project: Path, champion: LoadedModel
+):
+    html, evidence = run_report_stage(project)
+    stages = table_text(html, "stage-comparison")
+    assert stages[0].split(" | ")[1:] == [
+        "Model",
+        "Learned points card",
+        "Hand-written points (today)",
+    ]
+    card_sql = evidence.loc[evidence["learned_stage"] == "SQL", "label"]
+    assert stages[2].split(" | ")[5] == f"{card_sql.mean():.1%}"
+    assert "Learned points card" in svg_text(html, "Gains")
+
+
+@pytest.fixture(scope="module")
+def segmented_report(segmented_project: Path) -> dict:
+    """The report stage on the project with thresholds per lead source (conftest), and the
+    files it reads."""
+    html, evidence = run_report_stage(segmented_project)
+    directory = segmented_project / "data"
+    return {
+        "html": html,
+        "evidence": evidence,
+        "thresholds": json.loads((directory / "model/thresholds.json").read_text()),
+        "metrics": json.loads((directory / "reports/metrics.json").read_text()),
+    }
+
+
+def test_report_shows_thresholds_per_segment_with_fallbacks_targets_and_test_figures(
+    segmented_report: dict,
+):
+    html, entries = segmented_report["html"], segmented_report["thresholds"]["segments"]
+    by_size = sorted(entries, key=lambda value: -entries[value]["rows"])
+    overview = table_text(html, "segment-thresholds")
+    assert overview[0].startswith("Source | Calibration leads")
+    assert [row.split(" | ")[0] for row in overview[1:]] == [
+        *by_size[:6],
+        f"Other segments ({len(by_size) - 6})",
+    ]
+    for value, row in zip(by_size[:6], overview[1:7], strict=True):
+        entry, cells = entries[value], row.split(" | ")
+        assert cells[1:5] == [
+            f"{entry['rows']:,}",
+            f"{entry['positives']:,}",
+            f"{entry['mql']['threshold']:.1%}",
+            f"{entry['sql']['threshold']:.1%}",
+        ]
+        reachable = "reachable" if entry["sql"]["feasible"] else "target not reachable"
+        assert cells[5].endswith(reachable)
+        assert cells[-1] == ("global (fallback)" if entry["fallback"] else "its own")
+    callout = re.search(r'id="segment-fallbacks">(.*?)</div>', html, flags=re.S).group(1)
+    fallbacks = [value for value in by_size if entries[value]["fallback"]]
+    assert fallbacks and "webinar" in fallbacks  # in params, absent from the export
+    for value in fallbacks:
+        assert f"<b>{value}</b> ({entries[value]['reason']})" in callout
+    tests = segment_test_rows(html)
+    values = segmented_report["metrics"]["segments"]["values"]
+    for value in by_size[:6]:
+        if value in values:
+            assert tests[value][2] == f"{values[value]['sql']['in_stage']:,}"
+    # the largest source: calibration promise and test period side by side, and its what-if
+    largest, evidence = by_size[0], segmented_report["evidence"]
+    own = evidence[evidence["segment"] == largest]
+    sql_row = table_text(html, "segment-stages-1")[2].split(" | ")
+    promised = next(row for row in entries[largest]["expected"] if row["stage"] == "SQL")
+    assert sql_row[0].startswith("SQL") and sql_row[1] == f"{promised['leads_per_week']:,.0f}"
+    assert sql_row[5].startswith(f"{own.loc[own['stage'] == 'SQL', 'label'].mean():.1%}")
+    what_if = table_text(html, "segment-what-if-1")
+    assert sum(row.endswith("proposed") for row in what_if) == 1
+    assert 'id="segment-stages-other"' in html
+
+
+def segment_test_rows(html: str) -> dict[str, list[str]]:
+    """The per-segment test-period table as {segment: the other cells}."""
+    rows = [row.split(" | ") for row in table_text(html, "segment-test")[1:]]
+    return {cells[0]: cells[1:] for cells in rows}
+
+
+def test_report_without_segments_has_no_segment_section(pipeline_report: dict):
+    html, _ = render_pipeline(pipeline_report)
+    body = html[html.index("<body>") :]
+    assert 'id="segments"' not in body and "segment" not in body.lower()
+
+
+def test_report_groups_the_smaller_segments_as_other_segments(pipeline_report: dict):
+    sizes = {f"region {i}": 1000 - 100 * i for i in range(8)}
+    thresholds = segmented(pipeline_report["thresholds"], sizes, fallbacks={"region 7"})
+    html, context = render_pipeline(pipeline_report, thresholds=thresholds)
+    overview = table_text(html, "segment-thresholds")
+    assert [row.split(" | ")[0] for row in overview[1:]] == [
+        *(f"region {i}" for i in range(6)),
+        "Other segments (2)",
+    ]
+    other = overview[-1].split(" | ")
+    assert other[1:3] == ["700", "35"] and other[-1] == "1 of 2 global (fallback)"
+    assert "region 7</b> (" + FALLBACK_REASON in html  # named although grouped
+    sql = next(row for row in pipeline_report["thresholds"]["expected"] if row["stage"] == "SQL")
+    grouped = table_text(html, "segment-stages-other")[2].split(" | ")
+    assert grouped[0].startswith("SQL") and grouped[1:] == [
+        f"{2 * sql['leads_per_week']:,.0f}",
+        f"{sql['conversions'] / sql['leads']:.1%}",
+        f"{sql['recall']:.0%}",
+    ]  # added up; no test columns without each lead's segment in the evidence
+    assert 'id="segment-what-if-6"' in html and 'id="segment-what-if-7"' not in html
+    # a segment approved, the global thresholds not: the page still awaits global approval
+    approval = {"segments": {"region 0": {"approved_by": "Ana", "approved_at": "2026-01-05T10"}}}
+    approved = render_report(dataclasses.replace(context, approval=approval))
+    assert "Awaiting approval" in approved
+    rows = table_text(approved, "segment-thresholds")
+    assert rows[1].endswith("approved by Ana on 2026-01-05") and rows[2].endswith("proposed")
