@@ -310,7 +310,8 @@ def _entering_at(
     still_in = np.minimum(effective[paired], effective[previous[paired]])
     in_both = _weight_at_or_above(thresholds, still_in, weights[paired])
     rate = timing.sample_rate
-    return (in_now - in_both / rate) / rate
+    # unbiased, but a sampled small group can give a negative estimate: no fewer than none
+    return np.maximum((in_now - in_both / rate) / rate, 0.0)
 
 
 def _timing_of(weeks: float, timing: CohortTiming | None) -> CohortTiming:
@@ -740,7 +741,7 @@ def _group_volumes(
     counted = group[..., : k + 1, :].sum(axis=(-3, -2, -1))
     stayed = group[..., members, :].sum(axis=(-3, -2, -1))
     entering = (counted - stayed / timing.sample_rate) / timing.sample_rate
-    return rows, converted, entering
+    return rows, converted, np.maximum(entering, 0.0)  # see `_entering_at`
 
 
 def stage_effect(
