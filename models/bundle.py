@@ -108,11 +108,11 @@ class ScoringBundle:
         segments = self.segments(table)
         if segments is None:
             return mql, sql, None
-        by_segment = self.segment_thresholds(override)
-        pairs = segments.map(lambda value: by_segment.get(value, (mql, sql)), na_action="ignore")
-        pairs = pairs.where(segments.notna(), None)
-        mql_rows = np.array([mql if pair is None else pair[0] for pair in pairs], dtype=float)
-        sql_rows = np.array([sql if pair is None else pair[1] for pair in pairs], dtype=float)
+        values = segments.to_numpy(dtype=object, na_value=None)  # missing: global thresholds
+        mql_rows, sql_rows = np.full(len(values), mql), np.full(len(values), sql)
+        for value, (segment_mql, segment_sql) in self.segment_thresholds(override).items():
+            hit = values == value
+            mql_rows[hit], sql_rows[hit] = segment_mql, segment_sql
         return mql_rows, sql_rows, segments
 
     def thresholds(self, override: Mapping[str, Any] | None = None) -> tuple[float, float]:

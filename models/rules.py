@@ -195,8 +195,8 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         if classes.shape[0] != 2:
             raise ValueError(f"PointsBaseline needs two classes in y, got {classes.tolist()}")
         configured = self.configured_columns()
-        self.used_columns_ = [c for c in configured if c in frame.columns]
-        self.missing_columns_ = [c for c in configured if c not in frame.columns]
+        self.used_columns_ = [_column_of(frame, c) for c in configured if _column_of(frame, c)]
+        self.missing_columns_ = [c for c in configured if _column_of(frame, c) is None]
         if self.missing_columns_:
             logger.warning(
                 "points rules ignore columns absent from the feature table: %s",
@@ -222,11 +222,11 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
             # a column named by two rules (e.g. a flag and a tier) earns both
             parts[column] = parts.get(column, 0.0) + points
 
-        for column, mapping in (self.attribute_points or {}).items():
-            if column in frame.columns:
+        for name, mapping in (self.attribute_points or {}).items():
+            if (column := _column_of(frame, name)) is not None:
                 add(column, _attribute_values(frame[column], mapping))
-        for column, points in (self.flag_points or {}).items():
-            if column in frame.columns:
+        for name, points in (self.flag_points or {}).items():
+            if (column := _column_of(frame, name)) is not None:
                 add(column, (_numeric(frame, column) >= 1.0) * float(points))
         behaviour = np.zeros(n)
         for activity, points in (self.activity_points or {}).items():
@@ -241,8 +241,8 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
                 earned = _numeric(frame, column) * float(points)
                 add(column, earned)
                 behaviour = behaviour + earned
-        for column, tiers in (self.numeric_points or {}).items():
-            if column in frame.columns:
+        for name, tiers in (self.numeric_points or {}).items():
+            if (column := _column_of(frame, name)) is not None:
                 values = pd.to_numeric(frame[column], errors="coerce").to_numpy(
                     dtype=float, na_value=np.nan
                 )
@@ -289,6 +289,14 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         lost = [c for c in getattr(self, "used_columns_", []) if c not in frame.columns]
         if lost:
             logger.warning("columns used at fit are missing now (0 points): %s", lost)
+
+
+def _column_of(frame: pd.DataFrame, name: str) -> str | None:
+    """The feature table's column for a name in the rules: as written, else as the feature
+    builder names a declared column ("Industry" -> `industry`); None when neither exists."""
+    if name in frame.columns:
+        return name
+    return slug(name) if slug(name) in frame.columns else None
 
 
 def _decayed_column(activity: str) -> str:

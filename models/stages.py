@@ -12,6 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from features.vocabulary import slug
+
 logger = logging.getLogger(__name__)
 
 DISQUALIFIED = "DISQUALIFIED"
@@ -44,10 +46,13 @@ def disqualified_mask(
 ) -> np.ndarray:
     """True where any listed feature is >= its value; listed columns absent from X are skipped."""
     mask = np.zeros(len(X), dtype=bool)
-    missing = [column for column in disqualify_when if column not in X.columns]
+    # a name as written, else as the feature builder names a declared column ("Bounced" -> bounced)
+    named = {name: name if name in X.columns else slug(name) for name in disqualify_when}
+    missing = [name for name, column in named.items() if column not in X.columns]
     if missing:
         logger.debug("disqualify rules skipped, columns not in the table: %s", missing)
-    for column, limit in disqualify_when.items():
+    for name, limit in disqualify_when.items():
+        column = named[name]
         if column in X.columns:
             values = pd.to_numeric(X[column], errors="coerce")
             values = values.to_numpy(dtype=float, na_value=np.nan)

@@ -18,6 +18,29 @@ from pipelines.errors import InputError
 
 CSV_SUFFIXES = {".csv", ".txt"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+# Text read as missing in CSV files (both readers): pandas' default markers except "NA", which
+# is a value in lead data (North America, Namibia); `source.missing_values: [NA]` adds it back.
+# Typed columns (numbers, timestamps, labels) read any unparseable text as missing anyway.
+NA_VALUES = [
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+]
 
 
 def utc_moment(value: str, *, what: str) -> pd.Timestamp:
@@ -76,8 +99,8 @@ def read_table(
                 path,
                 sep=separator,
                 dtype=str,
-                keep_default_na=True,
-                na_values=missing_values or None,
+                keep_default_na=False,
+                na_values=[*NA_VALUES, *(missing_values or [])],
                 encoding="utf-8",
                 usecols=columns,
                 skipinitialspace=False,

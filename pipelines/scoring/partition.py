@@ -26,7 +26,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from pipelines.errors import InputError
-from pipelines.io import check_file, table_format
+from pipelines.io import NA_VALUES, check_file, table_format
 
 logger = logging.getLogger(__name__)
 
@@ -42,28 +42,6 @@ BUFFER_BYTES = 64 << 20  # bytes held across all buckets before they are flushed
 # a dictionary column with at most this many entries stays encoded in the bucket files
 # (activity types, pages: a byte or so per row instead of the text); larger ones are decoded
 SMALL_DICTIONARY = 4096
-# pandas' default missing-value markers, so CSV reads match `pipelines.io.read_table`
-NA_VALUES = [
-    "",
-    "#N/A",
-    "#N/A N/A",
-    "#NA",
-    "-1.#IND",
-    "-1.#QNAN",
-    "-NaN",
-    "-nan",
-    "1.#IND",
-    "1.#QNAN",
-    "<NA>",
-    "N/A",
-    "NA",
-    "NULL",
-    "NaN",
-    "None",
-    "n/a",
-    "nan",
-    "null",
-]
 
 
 @dataclass(frozen=True)

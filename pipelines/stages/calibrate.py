@@ -177,12 +177,15 @@ def propose_segments(
     for value in found.index:
         mask = (segments == value).fillna(False).to_numpy(dtype=bool)
         positives, negatives = int(y[mask].sum()), int((1 - y[mask]).sum())
-        reason = ""
-        if positives < min_positives or negatives < min_negatives:
-            reason = (
-                f"{positives} conversions and {negatives} non-conversions in the calibration"
-                f" cohort, below the minimum of {min_positives} and {min_negatives}"
+        short = [
+            f"{count} {what} in the calibration cohort, below the minimum of {minimum}"
+            for count, what, minimum in (
+                (positives, "conversions", min_positives),
+                (negatives, "non-conversions", min_negatives),
             )
+            if count < minimum
+        ]
+        reason = "; ".join(short)
         entry = propose_thresholds(
             y=y[mask],
             probability=probability[mask],

@@ -285,3 +285,31 @@ def test_shipped_rules_only_name_columns_the_feature_builder_makes() -> None:
     model = PointsBaseline.from_params(params["rules"])
     missing = set(model.configured_columns()) - set(config.feature_columns())
     assert not missing
+
+
+def test_rules_may_name_columns_as_the_export_does() -> None:
+    # the feature builder names a declared "Industry" column `industry`, "Employees" `employees`
+    frame = pd.DataFrame(
+        {
+            "industry": ["software", "retail", None],
+            "employees": [5.0, 500.0, None],
+            "bounced": [0, 1, 0],
+        }
+    )
+    as_export = PointsBaseline(
+        attribute_points={"Industry": {"software": 10}},
+        numeric_points={"Employees": [[100, 15]]},
+        flag_points={"Bounced": -20},
+        activity_points={},
+        page_points={},
+    )
+    as_table = PointsBaseline(
+        attribute_points={"industry": {"software": 10}},
+        numeric_points={"employees": [[100, 15]]},
+        flag_points={"bounced": -20},
+        activity_points={},
+        page_points={},
+    )
+    points = as_export.decision_function(frame)
+    assert points.tolist() == [10.0, -5.0, 0.0]
+    assert points.tolist() == as_table.decision_function(frame).tolist()

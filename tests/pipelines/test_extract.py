@@ -220,3 +220,23 @@ def test_text_kept_as_categories_is_stripped_once_per_category():
     text = as_text(collapsing, keep_categories=True)
     assert text.dtype == "str" and text.tolist() == ["a", "a", "b"]
     assert as_text(values).dtype == "str"
+
+
+def test_na_is_a_value_in_text_columns_of_both_readers(tmp_path: Path) -> None:
+    """A region or country "NA" (North America, Namibia) is kept, not read as missing, by
+    the extract's reader and the scoring job's streaming reader alike; blanks are missing,
+    and `source.missing_values: [NA]` makes it missing on purpose."""
+    import pyarrow as pa
+
+    from pipelines.io import read_table
+    from pipelines.scoring.partition import TableSource, iter_batches
+
+    path = tmp_path / "leads.csv"
+    path.write_text("lead_id,region,employees\nL1,NA,NA\nL2,,12\nL3,EMEA,N/A\n")
+    read = read_table(path)
+    assert read["region"].tolist()[0] == "NA" and pd.isna(read["region"][1])
+    assert pd.to_numeric(read["employees"], errors="coerce").isna().tolist() == [True, False, True]
+    source = TableSource(name="leads", path=path, required=("lead_id",))
+    streamed = pa.Table.from_batches(list(iter_batches(source))).to_pandas()
+    assert streamed["region"].tolist()[:1] == ["NA"] and pd.isna(streamed["region"][1])
+    assert read_table(path, missing_values=["NA"])["region"].isna().tolist() == [True, True, False]

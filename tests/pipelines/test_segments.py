@@ -287,3 +287,38 @@ def test_overrides_written_in_other_case_apply_to_the_value(fitted) -> None:
     thresholds = choose(fitted, segments={"eu": {"sql_precision": 0.18}})
     assert set(thresholds["segments"]) == set(REGIONS)
     assert thresholds["segments"]["EU"]["sql"]["target"] == 0.18
+
+
+def test_leads_without_a_segment_value_get_the_global_thresholds(
+    segmented_model, open_base
+) -> None:
+    scorer = segmented_model.scorer
+    blank = open_base.copy()
+    blank.loc[blank.index[:50], "source"] = np.nan
+    scores = scorer.score(blank)
+    assert scores["segment"].iloc[:50].isna().all()
+    # as if the segment were one without thresholds of its own: the global cut
+    mql, sql, _ = scorer.row_thresholds(blank)
+    assert (mql[:50] == scorer.thresholds()[0]).all() and (sql[:50] == scorer.thresholds()[1]).all()
+    pd.testing.assert_frame_equal(
+        scores.iloc[50:].drop(columns="reasons"),
+        scorer.score(open_base).iloc[50:].drop(columns="reasons"),
+    )
+
+
+def test_calibration_rows_without_a_segment_value_count_for_no_segment(fitted) -> None:
+    table, booster = fitted
+    blank = table.assign(region=table["region"].where(table.index % 10 != 0))
+    _, _, thresholds = calibrate_and_choose(
+        table=blank,
+        booster=booster,
+        spec=ModelSpec(features=("engagement_score",), categorical=()),
+        calibration=CalibrationParams(),
+        policy=ThresholdsParams(segment_column="region", bootstrap_samples=20),
+        snapshot_every_days=EVERY,
+        min_segment_positives=100,
+    )
+    assert set(thresholds["segments"]) == set(REGIONS)
+    assert sum(e["rows"] for e in thresholds["segments"].values()) == int(
+        blank["region"].notna().sum()
+    )
