@@ -69,7 +69,6 @@ def test_extract_reads_it_by_params(export, tmp_path: Path) -> None:
     assert len(outcomes) == len(export.outcomes)
 
 
-@pytest.mark.xfail(reason="read_table keeps pandas' default NA strings: 'NA' becomes missing")
 def test_north_america_survives_a_csv_read(export, tmp_path: Path) -> None:
     paths = write_crm_export(export, tmp_path)
     leads, _, _ = read_export(SourceSpec(leads=paths["leads"], outcomes=paths["outcomes"]))
