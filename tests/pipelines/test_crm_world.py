@@ -71,5 +71,11 @@ def test_extract_reads_it_by_params(export, tmp_path: Path) -> None:
 
 def test_north_america_survives_a_csv_read(export, tmp_path: Path) -> None:
     paths = write_crm_export(export, tmp_path)
-    leads, _, _ = read_export(SourceSpec(leads=paths["leads"], outcomes=paths["outcomes"]))
+    spec = SourceSpec(
+        leads=paths["leads"],
+        outcomes=paths["outcomes"],
+        id_column="LeadId",
+        created_at_column="CreatedDate",
+    )
+    leads, _, _ = read_export(spec)
     assert (leads["Region"] == "NA").sum() == (export.leads["Region"] == "NA").sum()
