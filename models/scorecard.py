@@ -180,7 +180,7 @@ def _numeric_rules(
         ]
         return "flag_points", points[-1] - points[0], rows
     relative = [p - missing for p in points]
-    edges = [None, *splits, None]
+    edges = [None, *splits, None] if splits else [floor, None]  # one bin: known or not
     rows = [
         {"variable": name, "bin": _label(edges[i], edges[i + 1]), "points": relative[i]}
         for i in range(len(relative))
@@ -266,9 +266,15 @@ def fit_card(
         max_bins=max_bins,
     )
     selected = _strongest(process, 2 * max_variables)
-    evidence = pd.DataFrame(  # minus optbinning's WoE: larger converts more
+    # minus optbinning's WoE: larger converts more. "empirical": a missing value carries its
+    # bin's WoE, as the card scores it (optbinning's default, 0, fits the coefficients to an
+    # evidence the card never uses, and a missing bin's points come out of scale)
+    empirical = {"metric_missing": "empirical", "metric_special": "empirical"}
+    evidence = pd.DataFrame(
         {
-            name: -process.get_binned_variable(name).transform(frame[name], metric="woe")
+            name: -process.get_binned_variable(name).transform(
+                frame[name], metric="woe", **empirical
+            )
             for name in selected
         },
         index=frame.index,

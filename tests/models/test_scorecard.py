@@ -85,3 +85,43 @@ def test_thresholds_hit_their_policy(card, leads: pd.DataFrame) -> None:
     assert y[sql].mean() >= 0.6
     assert y[mql].sum() / y.sum() >= 0.8
     assert chosen["mql_points"] <= chosen["sql_points"]
+
+
+def test_an_unanswered_question_is_counted_once() -> None:
+    """A form question left blank, with its missing indicator beside it (as X Education has):
+    the card's points for a blank answer match the data's log-odds, not twice their size."""
+    rng = np.random.default_rng(1)
+    n = 6000
+    answered = rng.random(n) < 0.6
+    occupation = np.where(answered, rng.choice(["working", "student"], n, p=[0.3, 0.7]), None)
+    minutes = rng.exponential(10, n)
+    # log-odds: blank -1.0, student +0.5, working +2.0 (20 points double the odds)
+    logit = -1.0 + np.select([~answered, occupation == "student"], [-1.0, 0.5], 2.0)
+    logit = logit + 0.08 * minutes
+    frame = pd.DataFrame(
+        {
+            "occupation": pd.Categorical(occupation),
+            "is_missing_occupation": (~answered).astype(float),
+            "minutes": minutes,
+        }
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    card = fit_card(frame, y, categorical=["occupation"], points_to_double_odds=20.0)
+    lead = frame.head(1).assign(minutes=10.0)
+    student = lead.assign(occupation="student", is_missing_occupation=0.0)
+    blank = lead.assign(occupation=np.nan, is_missing_occupation=1.0)
+    gap = card.points(student)[0] - card.points(blank)[0]
+    assert gap == pytest.approx(1.5 * 20 / np.log(2), abs=12)  # 43 points
+
+
+def test_a_number_that_counts_only_when_known() -> None:
+    """A number with a single known value (minutes of a one-hour webinar, blank for leads
+    who did not attend): one bin, from the smallest value seen, earning points against a blank."""
+    rng = np.random.default_rng(2)
+    attended = rng.random(4000) < 0.3
+    minutes = pd.DataFrame({"webinar_minutes": np.where(attended, 60.0, np.nan)})
+    converted = (rng.random(4000) < np.where(attended, 0.4, 0.1)).astype(int)
+    card = fit_card(minutes, converted)
+    assert [row["bin"] for row in card.table] == [">= 60", "missing"]
+    points = card.points(pd.DataFrame({"webinar_minutes": [np.nan, 60.0, 75.0]}))
+    assert points[0] == 0 and points[1] == points[2] > 0
