@@ -539,13 +539,7 @@ def choose_thresholds(
     if isinstance(policy, Mapping):  # a mapping of the keys, as in params.yaml
         policy = SimpleNamespace(**({"sql_policy": "precision", "mql_policy": "recall"} | policy))
     timing = _timing_of(weeks, timing)
-    curve = stage_curve(y, p, forced=forced, excluded=excluded, timing=timing)
-    sql_curve = curve
-    if sql_ineligible is not None and np.any(sql_ineligible):
-        never_sql = np.asarray(sql_ineligible, dtype=bool)
-        if excluded is not None:
-            never_sql = never_sql | np.asarray(excluded, dtype=bool)
-        sql_curve = stage_curve(y, p, forced=forced, excluded=never_sql, timing=timing)
+    curve, sql_curve = _stage_curves(y, p, forced, excluded, sql_ineligible, timing)
     sql_policy = policy.sql_policy
     if sql_policy == "precision":
         sql = pick_by_precision(sql_curve, target=float(policy.sql_precision), timing=timing)
@@ -593,6 +587,25 @@ def choose_thresholds(
     return {"mql": mql, "sql": sql}
 
 
+def _stage_curves(
+    y: np.ndarray,
+    p: np.ndarray,
+    forced: np.ndarray | None,
+    excluded: np.ndarray | None,
+    sql_ineligible: np.ndarray | None,
+    timing: CohortTiming,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(MQL curve over the whole cohort, SQL curve without the leads that may not reach SQL
+    by their score: the same curve when there are none)."""
+    curve = stage_curve(y, p, forced=forced, excluded=excluded, timing=timing)
+    if sql_ineligible is None or not np.any(sql_ineligible):
+        return curve, curve
+    never_sql = np.asarray(sql_ineligible, dtype=bool)
+    if excluded is not None:
+        never_sql = never_sql | np.asarray(excluded, dtype=bool)
+    return curve, stage_curve(y, p, forced=forced, excluded=never_sql, timing=timing)
+
+
 def choices_at(
     *,
     y: np.ndarray,
@@ -606,13 +619,7 @@ def choices_at(
 ) -> dict[str, ThresholdChoice]:
     """What given MQL/SQL thresholds (chosen elsewhere, e.g. on the whole cohort) give on this
     cohort, with their policy and target kept; `feasible` says whether the target holds here."""
-    curve = stage_curve(y, p, forced=forced, excluded=excluded, timing=timing)
-    sql_curve = curve
-    if sql_ineligible is not None and np.any(sql_ineligible):
-        never_sql = np.asarray(sql_ineligible, dtype=bool)
-        if excluded is not None:
-            never_sql = never_sql | np.asarray(excluded, dtype=bool)
-        sql_curve = stage_curve(y, p, forced=forced, excluded=never_sql, timing=timing)
+    curve, sql_curve = _stage_curves(y, p, forced, excluded, sql_ineligible, timing)
     choices = {}
     for name, stage_curve_ in (("mql", curve), ("sql", sql_curve)):
         given = thresholds[name]
