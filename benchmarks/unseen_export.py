@@ -250,7 +250,8 @@ def show_ignored_rules(rules: dict[str, Any], features_path: Path) -> None:
     """Name the template's profile fields the feature table has no column for (0 points)."""
     columns = set(pq.read_schema(features_path).names)
     named = [*rules["attribute_points"], *rules["numeric_points"], *rules["flag_points"]]
-    ignored = [name for name in named if name not in columns]
+    # as models.rules reads them: the name as written, else as the builder names the column
+    ignored = [name for name in named if name not in columns and slug(name) not in columns]
     if ignored:
         print(f"hand-written template: fields with no feature column, scored 0 points: {ignored}")
 
