@@ -135,3 +135,17 @@ def test_minimum_data_gate_stops_with_a_clear_message(project: Path, tmp_path: P
     assert result.returncode == 3
     assert "at least 1000000 and" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_applied_learned_card_is_the_points_baseline_after_dvc_repro(project: Path):
+    """`leadscore params apply data/model/learned_rules.yaml`, then `dvc repro`: the points
+    baseline scores the test leads exactly as the learned card did."""
+    before = json.loads((project / "data/reports/metrics.json").read_text())
+    assert before["learned_points"]["roc_auc"] != before["points"]["roc_auc"]
+    run([str(BIN / "leadscore"), "params", "apply", "data/model/learned_rules.yaml"], project)
+    run([str(BIN / "dvc"), "repro"], project)
+    after = json.loads((project / "data/reports/metrics.json").read_text())
+    assert after["points"] == pytest.approx(before["learned_points"], rel=1e-12, abs=1e-12)
+    assert after["model"]["roc_auc"] == pytest.approx(before["model"]["roc_auc"])
+    status = run([str(BIN / "dvc"), "status"], project).stdout
+    assert "up to date" in status.lower()

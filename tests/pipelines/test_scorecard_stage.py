@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from models.rules import PointsBaseline
 from models.scorecard import fit_card
@@ -45,23 +43,3 @@ def test_learned_rules_round_trip_into_the_points_baseline(tmp_path: Path) -> No
     np.testing.assert_array_equal(baseline.decision_function(leads), card.points(leads))
     assert baseline.sql_points == 20.0
     assert not baseline.activity_points  # the hand-written rules are replaced, not merged
-
-
-def test_applied_card_becomes_the_points_baseline_of_evaluate(project: Path, tmp_path: Path):
-    """`leadscore params apply data/model/learned_rules.yaml` on a copy of the project's params,
-    then evaluate again: the points baseline's test figures are the card's (`learned_points`)."""
-    from typer.testing import CliRunner
-
-    from pipelines.cli import app
-    from pipelines.stages import evaluate
-
-    before = json.loads((project / "data/reports/metrics.json").read_text())
-    assert before["learned_points"]["roc_auc"] != before["points"]["roc_auc"]
-    params = tmp_path / "params.yaml"
-    shutil.copy(project / "params.yaml", params)
-    card = project / "data/model/learned_rules.yaml"
-    result = CliRunner().invoke(app, ["params", "apply", str(card), "--params", str(params)])
-    assert result.exit_code == 0, result.output
-    evaluate.main(params=params, reports_dir=tmp_path / "reports")
-    after = json.loads((tmp_path / "reports/metrics.json").read_text())
-    assert after["points"] == pytest.approx(before["learned_points"], rel=1e-12, abs=1e-12)
