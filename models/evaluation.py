@@ -424,11 +424,14 @@ def metrics_by_segment(
     segments: pd.Series,
     thresholds: Mapping[str, Any],
     confidence: float = 0.95,
+    probability: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Per segment of `thresholds["segments"]` (the calibrate stage's proposal): what its
     thresholds give on these rows (SQL precision with a Wilson interval, MQL-or-higher recall)
-    beside its target. Rows of several snapshots of one lead count as separate rows, so the
-    interval is somewhat narrower than one over leads."""
+    beside its target, and (with `probability`) the mean predicted probability beside the
+    observed rate: a segment the model over- or under-rates shows there. Rows of several
+    snapshots of one lead count as separate rows, so the interval is somewhat narrower than
+    one over leads."""
     y = np.asarray(y, dtype=int)
     stages = np.asarray(stages).astype(str)
     values = segments.to_numpy(dtype=object, na_value=None)
@@ -445,6 +448,10 @@ def metrics_by_segment(
             "reason": str(entry.get("reason") or ""),
             "test_rows": int(mask.sum()),
             "test_positives": positives,
+            "observed_rate": positives / int(mask.sum()) if mask.any() else None,
+            "mean_predicted": float(np.mean(probability[mask]))
+            if probability is not None and mask.any()
+            else None,
             "sql": {
                 "threshold": entry["sql"]["threshold"],
                 "policy": entry["sql"].get("policy"),

@@ -518,6 +518,7 @@ def metrics_on_test_cohort(
             segments=scored[SEGMENT],
             thresholds=thresholds or {},
             confidence=params.thresholds.confidence,
+            probability=scored["probability"].to_numpy(dtype=float),
         )
     p_true = None
     if params.source.kind == "synthetic" and params.generate.truth_path:

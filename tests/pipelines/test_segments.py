@@ -210,6 +210,10 @@ def test_evaluate_reports_each_segment_on_the_test_cohort(segmented_project: Pat
     for value, entry in segments["values"].items():
         assert entry["fallback"] == thresholds["segments"][value]["fallback"]
         assert entry["sql"]["threshold"] == thresholds["segments"][value]["sql"]["threshold"]
+        rows = entry["test_rows"]
+        assert entry["observed_rate"] == (entry["test_positives"] / rows if rows else None)
+        if rows:
+            assert 0.0 < entry["mean_predicted"] < 1.0
         if entry["sql"]["in_stage"]:
             assert entry["sql"]["precision_low"] <= entry["sql"]["precision"]
             assert entry["sql"]["precision"] <= entry["sql"]["precision_high"]
