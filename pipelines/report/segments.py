@@ -110,6 +110,7 @@ def _test_figures(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "sql_precision_high": _number(sql.get("precision_high")),
         "mql_recall": _number(mql.get("recall")),
         "mql_precision": _number(mql.get("precision")),
+        "mean_predicted": _number(values.get("mean_predicted")),  # absent before: NaN
     }
 
 
@@ -136,6 +137,9 @@ def _summed_test(figures: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
         else math.nan,
         "mql_precision": (frame["positives"] * frame["mql_recall"]).sum() / mql_leads.sum()
         if mql_leads.sum()
+        else math.nan,
+        "mean_predicted": (frame["rows"] * frame["mean_predicted"]).sum() / frame["rows"].sum()
+        if frame["rows"].sum()
         else math.nan,
     }
 

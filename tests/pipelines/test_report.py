@@ -593,6 +593,10 @@ def test_report_shows_thresholds_per_segment_with_fallbacks_targets_and_test_fig
     for value in by_size[:6]:
         if value in values:
             assert tests[value][2] == f"{values[value]['sql']['in_stage']:,}"
+            # what the model expected of the segment's leads beside what they did
+            test = values[value]
+            observed = test["test_positives"] / test["test_rows"]
+            assert tests[value][-1] == f"{test['mean_predicted']:.1%} / {observed:.1%}"
     # the largest source: calibration promise and test period side by side, and its what-if
     largest, evidence = by_size[0], segmented_report["evidence"]
     own = evidence[evidence["segment"] == largest]
