@@ -335,8 +335,8 @@ def score_leads(
     if SEGMENT in scores:
         status = thresholds.row_status(scores[SEGMENT], own=scorer.segment_thresholds())
         counts = scores.groupby([scores[SEGMENT].fillna(NO_SEGMENT), "stage"]).size()
-        for (value, stage), count in counts.items():
-            state.add_counts(state.by_segment.setdefault(str(value), {}), pd.Series({stage: count}))
+        for value, stages in counts.groupby(level=0):
+            state.add_counts(state.by_segment.setdefault(str(value), {}), stages.droplevel(0))
     references = scorer.bundle.get("references") or {}
     drift_frame = table.assign(probability=scores["probability"].to_numpy())
     for name, reference in references.items():

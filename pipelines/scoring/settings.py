@@ -136,7 +136,6 @@ class Thresholds:
         """`thresholds_status` per row: approved for a segment approved on its own, proposed
         for one with proposed thresholds of its own (`own`), else that of the global ones."""
         status = np.full(len(segments), self.status, dtype=object)
-        values = segments.to_numpy(dtype=object, na_value=None)
-        status[pd.Series(values).isin(list(own)).to_numpy()] = PROPOSED_STATUS
-        status[pd.Series(values).isin(list(self.segments)).to_numpy()] = APPROVED_STATUS
+        status[segments.isin(list(own)).to_numpy(dtype=bool)] = PROPOSED_STATUS
+        status[segments.isin(list(self.segments)).to_numpy(dtype=bool)] = APPROVED_STATUS
         return status
