@@ -32,6 +32,7 @@ from models.stages import (
     LAST_HAND_RAISE_COLUMN,
     assign_stages,
     disqualified_mask,
+    feature_column,
     hand_raiser_mask,
 )
 
@@ -195,8 +196,9 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         if classes.shape[0] != 2:
             raise ValueError(f"PointsBaseline needs two classes in y, got {classes.tolist()}")
         configured = self.configured_columns()
-        self.used_columns_ = [_column_of(frame, c) for c in configured if _column_of(frame, c)]
-        self.missing_columns_ = [c for c in configured if _column_of(frame, c) is None]
+        found = {name: feature_column(frame, name) for name in configured}
+        self.used_columns_ = [column for column in found.values() if column is not None]
+        self.missing_columns_ = [name for name, column in found.items() if column is None]
         if self.missing_columns_:
             logger.warning(
                 "points rules ignore columns absent from the feature table: %s",
@@ -223,10 +225,10 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
             parts[column] = parts.get(column, 0.0) + points
 
         for name, mapping in (self.attribute_points or {}).items():
-            if (column := _column_of(frame, name)) is not None:
+            if (column := feature_column(frame, name)) is not None:
                 add(column, _attribute_values(frame[column], mapping))
         for name, points in (self.flag_points or {}).items():
-            if (column := _column_of(frame, name)) is not None:
+            if (column := feature_column(frame, name)) is not None:
                 add(column, (_numeric(frame, column) >= 1.0) * float(points))
         behaviour = np.zeros(n)
         for activity, points in (self.activity_points or {}).items():
@@ -242,7 +244,7 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
                 add(column, earned)
                 behaviour = behaviour + earned
         for name, tiers in (self.numeric_points or {}).items():
-            if (column := _column_of(frame, name)) is not None:
+            if (column := feature_column(frame, name)) is not None:
                 values = pd.to_numeric(frame[column], errors="coerce").to_numpy(
                     dtype=float, na_value=np.nan
                 )
@@ -289,14 +291,6 @@ class PointsBaseline(ClassifierMixin, BaseEstimator):
         lost = [c for c in getattr(self, "used_columns_", []) if c not in frame.columns]
         if lost:
             logger.warning("columns used at fit are missing now (0 points): %s", lost)
-
-
-def _column_of(frame: pd.DataFrame, name: str) -> str | None:
-    """The feature table's column for a name in the rules: as written, else as the feature
-    builder names a declared column ("Industry" -> `industry`); None when neither exists."""
-    if name in frame.columns:
-        return name
-    return slug(name) if slug(name) in frame.columns else None
 
 
 def _decayed_column(activity: str) -> str:

@@ -40,20 +40,27 @@ def stage_rank(stages: np.ndarray | pd.Series | list[str]) -> np.ndarray:
     return ranks.to_numpy(dtype=np.int64)
 
 
+def feature_column(frame: pd.DataFrame, name: str) -> str | None:
+    """The feature table's column for a name in the rules: as written, else as the feature
+    builder names a declared column ("Industry" -> `industry`); None when neither exists."""
+    if name in frame.columns:
+        return name
+    return slug(name) if slug(name) in frame.columns else None
+
+
 def disqualified_mask(
     X: pd.DataFrame,
     disqualify_when: Mapping[str, float],
 ) -> np.ndarray:
     """True where any listed feature is >= its value; listed columns absent from X are skipped."""
     mask = np.zeros(len(X), dtype=bool)
-    # a name as written, else as the feature builder names a declared column ("Bounced" -> bounced)
-    named = {name: name if name in X.columns else slug(name) for name in disqualify_when}
-    missing = [name for name, column in named.items() if column not in X.columns]
+    named = {name: feature_column(X, name) for name in disqualify_when}
+    missing = [name for name, column in named.items() if column is None]
     if missing:
         logger.debug("disqualify rules skipped, columns not in the table: %s", missing)
     for name, limit in disqualify_when.items():
         column = named[name]
-        if column in X.columns:
+        if column is not None:
             values = pd.to_numeric(X[column], errors="coerce")
             values = values.to_numpy(dtype=float, na_value=np.nan)
             mask |= values >= float(limit)  # NaN compares False: missing never disqualifies
